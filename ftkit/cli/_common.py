@@ -1,0 +1,51 @@
+"""Pieces shared by the CLI commands: output format, JSON printing, error handling."""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Annotated, Any
+
+import click
+import typer
+from pydantic import BaseModel
+from typer.core import TyperGroup
+
+from ftkit.errors import FtkitError
+
+
+class OutputFormat(enum.StrEnum):
+    """How a command prints its result."""
+
+    text = "text"
+    json = "json"
+
+
+FormatOpt = Annotated[
+    OutputFormat, typer.Option("--format", help="text for people, json for programs.")
+]
+OverridesArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="Config overrides as key.path=value, e.g. job.hyperparameters.n_epochs=2."),
+]
+
+
+def print_json(value: Any) -> None:
+    """Print a pydantic model, or anything JSON can hold, as indented JSON on stdout."""
+    if isinstance(value, BaseModel):
+        typer.echo(value.model_dump_json(indent=2))
+        return
+    if isinstance(value, list) and value and isinstance(value[0], BaseModel):
+        value = [item.model_dump(mode="json") for item in value]
+    typer.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+class ErrorHandlingGroup(TyperGroup):
+    """Turns an FtkitError anywhere below into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FtkitError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None

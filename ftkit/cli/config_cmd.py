@@ -1,0 +1,59 @@
+"""`ftkit config validate|show|schema`: check and inspect experiment configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ftkit.cli._common import FormatOpt, OutputFormat, OverridesArg, print_json
+from ftkit.config import ExperimentConfig, expand_sweep, load_config
+
+config_app = typer.Typer(help="Check and inspect experiment configs.", no_args_is_help=True)
+
+ConfigArg = Annotated[Path, typer.Argument(help="Experiment config (YAML).")]
+
+
+@config_app.command("validate")
+def validate(config: ConfigArg, overrides: OverridesArg = None) -> None:
+    """Check a config and its overrides; every problem is listed at once.
+
+    Example: ftkit config validate configs/quickstart.yaml job.hyperparameters.n_epochs=2
+    """
+    resolved = load_config(config, overrides or [])
+    trials = len(expand_sweep(resolved))
+    suffix = f" ({trials} sweep trials)" if trials > 1 else ""
+    typer.echo(f"{config}: ok{suffix}")
+
+
+@config_app.command("show")
+def show(
+    config: ConfigArg, overrides: OverridesArg = None, output: FormatOpt = OutputFormat.text
+) -> None:
+    """Print the resolved config, defaults filled in.
+
+    Example: ftkit config show configs/quickstart.yaml --format json
+    """
+    resolved = load_config(config, overrides or [])
+    if output is OutputFormat.json:
+        print_json(resolved)
+        return
+    import yaml
+
+    typer.echo(yaml.safe_dump(resolved.model_dump(mode="json"), sort_keys=False).rstrip())
+
+
+@config_app.command("schema")
+def schema() -> None:
+    """Print the JSON schema of experiment configs (for editor validation).
+
+    Example: ftkit config schema > ftkit-config.schema.json
+    """
+    typer.echo(json.dumps(ExperimentConfig.model_json_schema(), indent=2))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ftkit config` to the ftkit app."""
+    app.add_typer(config_app, name="config")

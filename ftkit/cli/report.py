@@ -1,0 +1,7 @@
+"""`ftkit report`: not built yet."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the ftkit app."""
