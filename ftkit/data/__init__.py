@@ -1,0 +1,1 @@
+"""Data preparation: streaming reading, checks, fixes, splitting and token counting."""
