@@ -1,0 +1,134 @@
+"""The run folder: everything one run produces, under runs/<experiment>/<run-id>/.
+
+    config.yaml            the resolved config of the latest attempt
+    run.json               RunState: key, status, stage, job id, model, metrics, timings
+    prepared/              train/valid/test.jsonl + validation.json (ftkit.data)
+    job.json               the remote job as last seen
+    events.jsonl           every job event once, oldest first; cursor.json resumes following
+    results/<file-id>.csv  the job's result files
+    predictions.jsonl, baseline_predictions.jsonl, report.{json,md,html}   (ftkit.evaluate/report)
+
+A folder is found again from its config and data alone (the run id derives from the run key),
+so a re-run after a crash continues where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from ftkit.config import ExperimentConfig, load_config
+from ftkit.errors import ConfigError
+from ftkit.runs.atomic import read_json, write_bytes_atomic, write_json_atomic
+from ftkit.runs.events import EventLog
+from ftkit.runs.index import RunIndex
+from ftkit.runs.key import config_hash, dataset_hash, run_id, run_key
+from ftkit.runs.state import IndexEntry, RunState, now_iso
+
+
+class RunFolder:
+    """One run's folder and its state; every state change also updates the run index."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.events = EventLog(path / "events.jsonl", path / "cursor.json")
+
+    config_yaml = property(lambda self: self.path / "config.yaml")
+    run_json = property(lambda self: self.path / "run.json")
+    prepared_dir = property(lambda self: self.path / "prepared")
+    validation_json = property(lambda self: self.path / "prepared" / "validation.json")
+    job_json = property(lambda self: self.path / "job.json")
+    results_dir = property(lambda self: self.path / "results")
+    report_json = property(lambda self: self.path / "report.json")
+    report_md = property(lambda self: self.path / "report.md")
+    report_html = property(lambda self: self.path / "report.html")
+
+    @property
+    def runs_dir(self) -> Path:
+        """The runs directory holding this folder (runs/<experiment>/<run-id>)."""
+        return self.path.parent.parent
+
+    @classmethod
+    def for_config(cls, config: ExperimentConfig) -> RunFolder:
+        """Open (creating if needed) the folder of the run this config and its data ask for."""
+        data_sha256 = dataset_hash(config)
+        key = run_key(config, data_sha256)
+        folder = cls(config.runs_dir / config.name / run_id(key))
+        folder.path.mkdir(parents=True, exist_ok=True)
+        if folder.run_json.is_file():
+            state = folder.load_state()
+            state.config_hash = config_hash(config)
+        else:
+            state = RunState(
+                run_id=run_id(key),
+                run_key=key,
+                experiment=config.name,
+                config_hash=config_hash(config),
+                data_sha256=data_sha256,
+                base_model=config.job.model,
+            )
+        folder.write_config(config)
+        folder.save_state(state)
+        return folder
+
+    @classmethod
+    def open(cls, ref: str | Path, runs_dir: Path = Path("runs")) -> RunFolder:
+        """An existing run by folder path, run id (prefix) or experiment/run-id."""
+        path = Path(ref)
+        if not (path / "run.json").is_file():
+            entry = RunIndex(runs_dir).find(str(ref))
+            path = runs_dir / entry.path
+        folder = cls(path)
+        if not folder.run_json.is_file():
+            msg = f"{path} is not a run folder (no run.json)."
+            raise ConfigError(msg)
+        return folder
+
+    def load_state(self) -> RunState:
+        """run.json as a RunState."""
+        return RunState.model_validate(read_json(self.run_json))
+
+    def save_state(self, state: RunState) -> RunState:
+        """Write run.json atomically and update the run index."""
+        state.updated_at = now_iso()
+        write_json_atomic(self.run_json, state.model_dump(mode="json"))
+        RunIndex(self.runs_dir).upsert(IndexEntry.of(state))
+        return state
+
+    def update(self, **changes: Any) -> RunState:
+        """Change fields of run.json (validated) and save it."""
+        state = self.load_state()
+        for name, value in changes.items():
+            setattr(state, name, value)
+        return self.save_state(state)
+
+    def load_config(self) -> ExperimentConfig:
+        """The resolved config saved in the folder."""
+        return load_config(self.config_yaml)
+
+    def write_config(self, config: ExperimentConfig) -> None:
+        """Save the resolved config (absolute paths, defaults filled in) as config.yaml."""
+        text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+        write_bytes_atomic(self.config_yaml, text.encode())
+
+    def save_model(self, path: Path, model: BaseModel) -> None:
+        """Write a pydantic object (job, results summary) as JSON inside the folder."""
+        write_json_atomic(path, model.model_dump(mode="json"))
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        """Record `stage` as the current stage and its wall time in run.json timings."""
+        self.update(stage=stage)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            state = self.load_state()
+            state.timings = {**state.timings, stage: round(time.perf_counter() - started, 3)}
+            self.save_state(state)

@@ -1,0 +1,104 @@
+"""run.json and the run index entry: what a run is, where it got to, and what it produced."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RunStatus = Literal["pending", "running", "succeeded", "failed", "cancelled"]
+Stage = Literal[
+    "created",
+    "prepare",
+    "upload",
+    "create_job",
+    "follow",
+    "fetch_results",
+    "evaluate",
+    "report",
+    "done",
+]
+FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601 with seconds."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class RunError(BaseModel):
+    """Why a run failed: the provider's code and message, or ftkit's own error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str | None = None
+    message: str
+
+
+class RunState(BaseModel):
+    """run.json: the state of one run, rewritten atomically after every step."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    run_id: str
+    run_key: str
+    experiment: str
+    config_hash: str = Field(description="Hash of the whole resolved config.")
+    data_sha256: str
+    status: RunStatus = "pending"
+    stage: Stage = "created"
+    base_model: str
+    job_id: str | None = None
+    training_file: str | None = None
+    validation_file: str | None = None
+    fine_tuned_model: str | None = None
+    error: RunError | None = None
+    metrics: dict[str, float | None] = Field(
+        default_factory=dict, description="Headline metrics (evaluation, else the results file)."
+    )
+    timings: dict[str, float] = Field(
+        default_factory=dict, description="Wall seconds per stage of the latest attempt."
+    )
+    attempts: int = Field(0, description="How many times a pipeline worked on this run.")
+    flow_run_id: str | None = None
+    created_at: str = Field(default_factory=now_iso)
+    updated_at: str = Field(default_factory=now_iso)
+    finished_at: str | None = None
+
+
+class IndexEntry(BaseModel):
+    """One line of runs/index.jsonl."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str
+    experiment: str
+    path: str = Field(description="The run folder, relative to the runs directory.")
+    run_key: str
+    config_hash: str
+    status: RunStatus
+    stage: Stage
+    base_model: str
+    job_id: str | None = None
+    fine_tuned_model: str | None = None
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+    error: str | None = None
+    created_at: str
+    finished_at: str | None = None
+
+    @classmethod
+    def of(cls, state: RunState) -> IndexEntry:
+        """The index entry that summarises a run state."""
+        error = None
+        if state.error is not None:
+            error = (
+                f"{state.error.code}: {state.error.message}"
+                if state.error.code
+                else state.error.message
+            )
+        return cls(
+            **state.model_dump(include=set(cls.model_fields) - {"path", "error"}),
+            path=f"{state.experiment}/{state.run_id}",
+            error=error,
+        )
