@@ -1,0 +1,379 @@
+"""The blocking client: `Client(provider).files / .jobs / .models / .completions / .chat`."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ftkit.api._base import BaseClient
+from ftkit.api._instructions import (
+    Call,
+    CloseStream,
+    Emit,
+    Instruction,
+    NextLine,
+    Op,
+    OpenStream,
+    ProgressCallback,
+    Sleep,
+    Stepper,
+)
+from ftkit.api._mapping import map_transport_errors
+from ftkit.api.models import (
+    ChatChoice,
+    Checkpoint,
+    CompletionChoice,
+    EventCursor,
+    FileObject,
+    FollowUpdate,
+    Job,
+    JobEvent,
+    JobSpec,
+    Model,
+)
+from ftkit.config import ProviderConfig
+from ftkit.errors import FtkitError
+
+DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+
+
+class Client(BaseClient):
+    """A blocking client for one provider; use it as a context manager or call `close()`."""
+
+    def __init__(
+        self,
+        provider: ProviderConfig | None = None,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        http_client: httpx.Client | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        super().__init__(provider, base_url=base_url, api_key=api_key, max_retries=max_retries)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(timeout=self.timeout, limits=DEFAULT_LIMITS)
+        self.files = Files(self)
+        self.jobs = Jobs(self)
+        self.models = Models(self)
+        self.completions = Completions(self)
+        self.chat = Chat(self)
+
+    def close(self) -> None:
+        """Close the connection pool (only if this client created it)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the driver ----------------------------------------------------------------------------
+
+    def _run(self, op: Op) -> Any:
+        """Perform an operation to its end and return its result."""
+        stepper = Stepper(op)
+        try:
+            outcome = self._until_emit(stepper)
+            if isinstance(outcome, Emit):
+                raise TypeError("this operation yields values; iterate it")
+            return outcome.value
+        finally:
+            self._finish(stepper)
+
+    def _iter(self, op: Op) -> Iterator[Any]:
+        """Perform an iterating operation, yielding what it emits."""
+        stepper = Stepper(op)
+        try:
+            while isinstance(outcome := self._until_emit(stepper), Emit):
+                yield outcome.value
+        finally:
+            self._finish(stepper)
+
+    def _until_emit(self, stepper: Stepper) -> Emit | StopIteration:
+        """Perform instructions until the operation emits a value or ends."""
+        while True:
+            instruction = stepper.next()
+            if isinstance(instruction, Emit | StopIteration):
+                return instruction
+            try:
+                stepper.value = self._perform(instruction, stepper)
+            except FtkitError as exc:
+                stepper.error = exc
+
+    def _finish(self, stepper: Stepper) -> None:
+        stepper.op.close()
+        for response in stepper.streams:
+            response.close()
+
+    def _perform(self, instruction: Instruction, stepper: Stepper) -> Any:
+        if isinstance(instruction, Call):
+            return self._call(instruction)
+        if isinstance(instruction, Sleep):
+            if instruction.seconds > 0:
+                time.sleep(instruction.seconds)
+            return None
+        if isinstance(instruction, OpenStream):
+            response = self._call(instruction.call, stream=True)
+            stepper.streams.append(response)
+            return _Stream(response, response.iter_lines())
+        if isinstance(instruction, NextLine):
+            with map_transport_errors(self.redact, "read the event stream"):
+                return next(instruction.handle.lines, None)
+        if isinstance(instruction, CloseStream):
+            instruction.handle.response.close()
+            stepper.streams.remove(instruction.handle.response)
+            return None
+        raise TypeError(f"unknown instruction {instruction!r}")
+
+    def _call(self, call: Call, *, stream: bool = False) -> Any:
+        """Send one request with retries; return the parsed answer (or the open response)."""
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            args, opened = self._request_args(call)
+            try:
+                with map_transport_errors(self.redact, call.what):
+                    request = self._http.build_request(**args)
+                    response = self._http.send(request, stream=stream or call.expect == "file")
+                    if response.is_success and call.expect == "file":
+                        return self._save(response, call)
+            except FtkitError as exc:
+                delay = self._retry_delay(call, attempt, error=exc)
+                self._log(call, attempt, type(exc).__name__, started)
+                if delay is None:
+                    raise
+                self._log_retry(call, attempt, str(exc), delay)
+                time.sleep(delay)
+                attempt += 1
+                continue
+            finally:
+                for handle in opened:
+                    handle.close()
+            self._log(call, attempt, str(response.status_code), started)
+            if response.is_success:
+                return response if stream else self._answer(call, response)
+            if stream:
+                response.read()
+                response.close()
+            delay = self._retry_delay(call, attempt, response=response)
+            if delay is None:
+                raise self._error(call, response)
+            self._log_retry(call, attempt, f"HTTP {response.status_code}", delay)
+            time.sleep(delay)
+            attempt += 1
+
+    def _save(self, response: httpx.Response, call: Call) -> Path:
+        assert call.dest is not None
+        partial = call.dest.with_name(call.dest.name + ".part")
+        try:
+            with partial.open("wb") as out:
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+        finally:
+            response.close()
+        os.replace(partial, call.dest)
+        return call.dest
+
+
+class _Stream:
+    def __init__(self, response: httpx.Response, lines: Iterator[str]) -> None:
+        self.response = response
+        self.lines = lines
+
+
+class Files:
+    """Files: upload (also reusing identical content), list, get, delete, download."""
+
+    def __init__(self, client: Client) -> None:
+        self._c = client
+
+    def upload(
+        self, path: str | Path, purpose: str = "fine-tune", progress: ProgressCallback | None = None
+    ) -> FileObject:
+        """Upload a file (streamed multipart); `progress(sent, total)` is called as it goes."""
+        return self._c._run(self._c._op_file_upload(Path(path), purpose, progress))
+
+    def upload_or_reuse(
+        self, path: str | Path, purpose: str = "fine-tune", progress: ProgressCallback | None = None
+    ) -> FileObject:
+        """Upload once per content: the remote name carries the sha256 prefix, so the same bytes
+        are found and reused (from any machine) instead of uploaded again."""
+        return self._c._run(self._c._op_file_upload_or_reuse(Path(path), purpose, progress))
+
+    def list(self, purpose: str | None = None) -> list[FileObject]:
+        """Every file (all pages), optionally only those of one purpose."""
+        return self._c._run(self._c._op_file_list(purpose))
+
+    def get(self, file_id: str) -> FileObject:
+        """One file's metadata."""
+        return self._c._run(self._c._op_file_get(file_id))
+
+    def delete(self, file_id: str) -> bool:
+        """Delete a file; True when the API says it is deleted."""
+        return self._c._run(self._c._op_file_delete(file_id))
+
+    def content(self, file_id: str) -> bytes:
+        """A file's bytes, in memory."""
+        return self._c._run(self._c._op_file_content(file_id))
+
+    def download(self, file_id: str, dest: str | Path) -> Path:
+        """Stream a file's bytes to `dest` (written whole or not at all)."""
+        return self._c._run(self._c._op_file_download(file_id, Path(dest)))
+
+    def wait_processed(
+        self, file_id: str, timeout_s: float = 300.0, poll_interval_s: float = 0.2
+    ) -> FileObject:
+        """Wait until the file is processed; DataError if it was rejected."""
+        return self._c._run(self._c._op_file_wait(file_id, timeout_s, poll_interval_s))
+
+
+class Jobs:
+    """Fine-tune jobs: idempotent create, get, list, cancel, pause, resume, events, follow."""
+
+    def __init__(self, client: Client) -> None:
+        self._c = client
+
+    def create(self, spec: JobSpec, run_key: str) -> Job:
+        """Create the job of `run_key`, or return the one it already has (one key, one job)."""
+        return self._c._run(self._c._op_job_create(spec, run_key))
+
+    def find_by_run_key(self, run_key: str) -> Job | None:
+        """The job created with this run key, if there is one."""
+        return self._c._run(self._c._op_job_find(run_key))
+
+    def get(self, job_id: str) -> Job:
+        """One job."""
+        return self._c._run(self._c._op_job_get(job_id))
+
+    def list(self) -> list[Job]:
+        """Every job (all pages), newest first as the API lists them."""
+        return self._c._run(self._c._op_job_list())
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a job."""
+        return self._c._run(self._c._op_job_action(job_id, "cancel"))
+
+    def pause(self, job_id: str) -> Job:
+        """Pause a running job (jobs dialect)."""
+        return self._c._run(self._c._op_job_action(job_id, "pause"))
+
+    def resume(self, job_id: str) -> Job:
+        """Resume a paused job (jobs dialect)."""
+        return self._c._run(self._c._op_job_action(job_id, "resume"))
+
+    def events(self, job_id: str) -> list[JobEvent]:
+        """All events so far, oldest first."""
+        return self._c._run(self._c._op_job_events(job_id))
+
+    def checkpoints(self, job_id: str) -> list[Checkpoint]:
+        """The job's checkpoints ([] in the legacy dialect, which has none)."""
+        return self._c._run(self._c._op_job_checkpoints(job_id))
+
+    def follow(
+        self,
+        job_id: str,
+        cursor: EventCursor | None = None,
+        *,
+        poll_interval_s: float = 1.0,
+        max_poll_interval_s: float = 30.0,
+        timeout_s: float | None = None,
+    ) -> Iterator[FollowUpdate]:
+        """Each new event once, oldest first, until the job is terminal; resumable from `cursor`."""
+        op = self._c._op_job_follow(job_id, cursor, poll_interval_s, max_poll_interval_s, timeout_s)
+        return self._c._iter(op)
+
+    def wait(
+        self,
+        job_id: str,
+        *,
+        poll_interval_s: float = 1.0,
+        max_poll_interval_s: float = 30.0,
+        timeout_s: float | None = None,
+    ) -> Job:
+        """Poll until the job is terminal and return it (no events)."""
+        op = self._c._op_job_wait(job_id, poll_interval_s, max_poll_interval_s, timeout_s)
+        return self._c._run(op)
+
+
+class Models:
+    """Models: list and delete."""
+
+    def __init__(self, client: Client) -> None:
+        self._c = client
+
+    def list(self) -> list[Model]:
+        """The models the provider serves."""
+        return self._c._run(self._c._op_model_list())
+
+    def delete(self, model: str) -> bool:
+        """Delete a fine-tuned model."""
+        return self._c._run(self._c._op_model_delete(model))
+
+
+class Completions:
+    """Completions (prompt → text), batched: one request for many prompts."""
+
+    def __init__(self, client: Client) -> None:
+        self._c = client
+
+    def create(
+        self,
+        model: str,
+        prompts: Sequence[str],
+        *,
+        max_tokens: int | None = 16,
+        temperature: float = 0,
+        logprobs: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        n: int = 1,
+        **extra: Any,
+    ) -> list[CompletionChoice]:
+        """Choices ordered by index (= prompt position * n + choice number)."""
+        options = dict(
+            max_tokens=max_tokens,
+            temperature=temperature,
+            logprobs=logprobs,
+            stop=stop,
+            n=n,
+            **extra,
+        )
+        return self._c._run(self._c._op_complete(model, prompts, options))
+
+
+class Chat:
+    """Chat completions."""
+
+    def __init__(self, client: Client) -> None:
+        self._c = client
+
+    def create(
+        self,
+        model: str,
+        messages: Sequence[dict[str, Any]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float = 0,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        n: int = 1,
+        **extra: Any,
+    ) -> list[ChatChoice]:
+        """Choices ordered by index."""
+        options = dict(
+            max_tokens=max_tokens,
+            temperature=temperature,
+            logprobs=logprobs,
+            top_logprobs=top_logprobs,
+            stop=stop,
+            n=n,
+            **extra,
+        )
+        return self._c._run(self._c._op_chat(model, messages, options))

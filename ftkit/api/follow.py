@@ -1,0 +1,239 @@
+"""Following a job's events: each event once, oldest first, resumable from a saved cursor.
+
+jobs dialect (polling). The API lists events newest first and `after=<id>` pages to OLDER ones,
+so there is no way to ask "what came after X". Each poll therefore reads the newest page with a
+small `limit` and walks older pages only until it meets the last event already delivered (the
+cursor's `last_id`). The limit adapts to the number of new events seen last time (+1 for the
+marker event), so a poll costs about one request per page of new events and re-reads at most one
+old event, whatever the length of the history. Polling backs off while nothing changes.
+
+legacy dialect (SSE). `GET /fine-tunes/{id}/events?stream=true` replays the whole history and
+then pushes new events. Legacy events have no id, so the cursor counts delivered events and keeps
+a fingerprint (created_at + message) of the last one; after a dropped stream or a restart the
+replay is read and the first `seen` events are skipped (the fingerprint checks the replay).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from ftkit.api._instructions import Call, CloseStream, Emit, NextLine, OpenStream, Sleep
+from ftkit.api.dialects import event_fingerprint
+from ftkit.api.models import EventCursor, FollowUpdate, JobEvent, JobStatus
+from ftkit.api.sse import DONE, SSEDecoder
+from ftkit.errors import APIConnectionError, APIError, APITimeoutError
+
+if TYPE_CHECKING:
+    from ftkit.api._base import BaseClient
+
+log = logging.getLogger("ftkit.api")
+
+MAX_PAGE = 100
+MAX_QUIET_RECONNECTS = 8
+
+# legacy events that reveal the job's state; later states win over earlier ones.
+_LEGACY_STATUS = {
+    "Fine-tune enqueued": JobStatus.queued,
+    "Fine-tune started": JobStatus.running,
+    "Fine-tune succeeded": JobStatus.succeeded,
+    "Fine-tune failed": JobStatus.failed,
+    "Fine-tune cancelled": JobStatus.cancelled,
+}
+_ORDER = {s: i for i, s in enumerate(JobStatus)}
+
+
+def advance(cursor: EventCursor, event: JobEvent) -> EventCursor:
+    """The cursor after delivering `event`."""
+    return EventCursor(
+        job_id=cursor.job_id,
+        seen=cursor.seen + 1,
+        last_id=event.id,
+        last_created_at=event.created_at,
+        last_fingerprint=event_fingerprint(event.created_at, event.message),
+    )
+
+
+class _Deadline:
+    def __init__(self, timeout_s: float | None) -> None:
+        self.end = None if timeout_s is None else time.monotonic() + timeout_s
+
+    def passed(self) -> bool:
+        return self.end is not None and time.monotonic() >= self.end
+
+    def remaining(self, cap: float) -> float:
+        return cap if self.end is None else max(0.0, min(cap, self.end - time.monotonic()))
+
+
+def _timeout(job_id: str, timeout_s: float | None) -> APITimeoutError:
+    return APITimeoutError(
+        f"Stopped following job {job_id} after {timeout_s:g} s; the job keeps running. "
+        f"Re-attach with `ftkit jobs follow {job_id}`."
+    )
+
+
+def follow(
+    client: BaseClient,
+    job_id: str,
+    cursor: EventCursor | None,
+    poll_interval_s: float,
+    max_poll_interval_s: float,
+    timeout_s: float | None,
+) -> Generator[Any, Any, None]:
+    """The follow operation for the client's dialect (an operation generator)."""
+    cursor = cursor or EventCursor(job_id=job_id)
+    if cursor.job_id != job_id:
+        raise ValueError(f"cursor belongs to job {cursor.job_id}, not {job_id}")
+    deadline = _Deadline(timeout_s)
+    if client.dialect.streams_events:
+        yield from _follow_stream(client, job_id, cursor, deadline, timeout_s, poll_interval_s)
+    else:
+        yield from _follow_poll(
+            client, job_id, cursor, deadline, timeout_s, poll_interval_s, max_poll_interval_s
+        )
+
+
+def _follow_poll(
+    client: BaseClient,
+    job_id: str,
+    cursor: EventCursor,
+    deadline: _Deadline,
+    timeout_s: float | None,
+    poll_interval_s: float,
+    max_poll_interval_s: float,
+) -> Generator[Any, Any, None]:
+    interval = poll_interval_s
+    limit = MAX_PAGE if cursor.last_id is None else 2
+    while True:
+        job = yield from client._op_job_get(job_id)
+        new = yield from _new_events(client, job_id, cursor, limit)
+        for event in new:
+            cursor = advance(cursor, event)
+            yield Emit(FollowUpdate(event=event, job_status=job.status, cursor=cursor))
+        if job.status.terminal:
+            return
+        # read a little more than the last burst next time: the +1 is the marker event
+        limit = min(MAX_PAGE, len(new) + 2)
+        interval = poll_interval_s if new else min(interval * 2, max_poll_interval_s)
+        if deadline.passed():
+            raise _timeout(job_id, timeout_s)
+        yield Sleep(deadline.remaining(interval))
+
+
+def _new_events(
+    client: BaseClient, job_id: str, cursor: EventCursor, limit: int
+) -> Generator[Any, Any, list[JobEvent]]:
+    """Events newer than the cursor, oldest first, reading newest-first pages down to it."""
+    newest_first: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": limit}
+    reached = False
+    while True:
+        page = yield Call(
+            "GET",
+            f"{client.dialect.jobs_path}/{job_id}/events",
+            what=f"list events of job {job_id}",
+            params=params,
+        )
+        data = page.get("data") or []
+        for item in data:
+            if cursor.last_id is not None and item.get("id") == cursor.last_id:
+                reached = True
+                break
+            newest_first.append(item)
+        if reached or not data or not page.get("has_more"):
+            break
+        params = {"limit": MAX_PAGE, "after": data[-1]["id"]}
+    items = newest_first[::-1]
+    if cursor.last_id is not None and not reached and cursor.seen:
+        # the marker is gone (history trimmed?): fall back to the count of delivered events
+        log.warning(
+            "job %s: last seen event %s not found; skipping by count", job_id, cursor.last_id
+        )
+        items = items[cursor.seen :]
+    return [client.dialect.parse_event(item, cursor.seen + i + 1) for i, item in enumerate(items)]
+
+
+def _follow_stream(
+    client: BaseClient,
+    job_id: str,
+    cursor: EventCursor,
+    deadline: _Deadline,
+    timeout_s: float | None,
+    poll_interval_s: float,
+) -> Generator[Any, Any, None]:
+    status = (yield from client._op_job_get(job_id)).status
+    quiet_failures = 0
+    while True:
+        call = Call(
+            "GET",
+            f"{client.dialect.jobs_path}/{job_id}/events",
+            what=f"stream events of job {job_id}",
+            params={"stream": "true"},
+            read_timeout=deadline.remaining(client.read_timeout_s) if deadline.end else None,
+        )
+        progressed = False
+        try:
+            handle = yield OpenStream(call)
+            decoder = SSEDecoder()
+            position = 0
+            while True:
+                line = yield NextLine(handle)
+                data = decoder.flush() if line is None else decoder.feed(line)
+                if data == DONE:
+                    yield CloseStream(handle)
+                    return
+                if data is not None:
+                    position += 1
+                    event = _stream_event(client, data, position, cursor)
+                    if event is not None:
+                        progressed = True
+                        status = _later(status, _LEGACY_STATUS.get(event.message.rstrip(".")))
+                        cursor = advance(cursor, event)
+                        yield Emit(FollowUpdate(event=event, job_status=status, cursor=cursor))
+                if line is None:
+                    yield CloseStream(handle)
+                    raise APIConnectionError(f"The event stream of job {job_id} ended early.")
+        except APIConnectionError as exc:
+            if deadline.passed():
+                raise _timeout(job_id, timeout_s) from exc
+            quiet_failures = 0 if progressed else quiet_failures + 1
+            if quiet_failures > max(MAX_QUIET_RECONNECTS, client.policy.max_retries):
+                raise
+            log.info("job %s: event stream dropped (%s); reconnecting", job_id, exc)
+            yield Sleep(client.policy.delay(quiet_failures, None) or 0.0)
+            status = (yield from client._op_job_get(job_id)).status
+
+
+def _stream_event(
+    client: BaseClient, data: str, position: int, cursor: EventCursor
+) -> JobEvent | None:
+    """The event at `position` of a replayed stream, or None when it was delivered before."""
+    try:
+        payload = json.loads(data)
+    except ValueError as exc:
+        raise APIConnectionError(f"The event stream sent invalid JSON ({exc}).") from exc
+    if isinstance(payload, dict) and payload.get("error"):
+        error = payload["error"]
+        message = error.get("message") if isinstance(error, dict) else str(error)
+        raise APIError(f"The event stream reported an error: {message}")
+    if position < cursor.seen:
+        return None
+    event = client.dialect.parse_event(payload, position)
+    if position == cursor.seen:
+        if cursor.last_fingerprint and cursor.last_fingerprint != event_fingerprint(
+            event.created_at, event.message
+        ):
+            log.warning(
+                "job %s: replayed event %d differs from the one seen", cursor.job_id, position
+            )
+        return None
+    return event
+
+
+def _later(current: JobStatus, seen: JobStatus | None) -> JobStatus:
+    if seen is None or current.terminal:
+        return current
+    return seen if _ORDER[seen] > _ORDER[current] else current
