@@ -146,12 +146,14 @@ def summarize(table: ResultsTable) -> ResultsSummary:
 
 def fetch_results(client: Client, job: Job) -> ResultsTable:
     """Download and parse the job's (first) result file."""
-    return parse_results(client.files.content(_result_file(job)))
+    file_id = _result_file(job)
+    return parse_results(client.files.content(file_id))
 
 
 async def afetch_results(client: AsyncClient, job: Job) -> ResultsTable:
     """Download and parse the job's (first) result file, with the async client."""
-    return parse_results(await client.files.content(_result_file(job)))
+    file_id = _result_file(job)
+    return parse_results(await client.files.content(file_id))
 
 
 def _result_file(job: Job) -> str:
