@@ -1,0 +1,173 @@
+"""Streaming readers: the source file as numbered chunks of raw items, never all in memory.
+
+An item is `(line, payload)`: for JSONL the payload is the raw line bytes (parsed later, so
+parsing can run in worker processes); for CSV/TSV rows and JSON-array items it is the record
+already mapped to `prompt`/`completion` keys, or None when the row was not valid UTF-8.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ftkit.config import ColumnMapping, DataFormat
+from ftkit.errors import DataError
+
+Item = tuple[int, Any]
+Chunk = list[Item]
+BOM = b"\xef\xbb\xbf"
+CHUNK_BYTES = 1 << 20
+_EXTENSIONS: dict[str, DataFormat] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".json": "json",
+}
+
+
+class SourceReader:
+    """Reads one dataset file as chunks of numbered items; remembers what it saw on the way."""
+
+    def __init__(self, path: Path, fmt: DataFormat = "auto", columns: ColumnMapping | None = None):
+        self.path = Path(path)
+        self.columns = columns or ColumnMapping()
+        if not self.path.is_file():
+            msg = f"{self.path}: data file not found (give a JSONL, CSV, TSV or JSON file)."
+            raise DataError(msg)
+        self.format = fmt if fmt != "auto" else self._format_from_name()
+        self.bom = False
+        self.lines = 0
+        self.unterminated_last_line = False
+        self._last_bad_line = 0
+
+    def _format_from_name(self) -> DataFormat:
+        fmt = _EXTENSIONS.get(self.path.suffix.lower())
+        if fmt is None:
+            known = ", ".join(sorted(_EXTENSIONS))
+            msg = (
+                f"{self.path}: cannot tell the format from the extension "
+                f"{self.path.suffix or '(none)'!r}; use one of {known} or set data.format."
+            )
+            raise DataError(msg)
+        if fmt == "json" and not self._starts_with(b"["):
+            return "jsonl"  # a .json file holding JSON lines, as the legacy tool accepts
+        return fmt
+
+    def _starts_with(self, char: bytes) -> bool:
+        with self.path.open("rb") as file:
+            head = file.read(4096).removeprefix(BOM).lstrip()
+        return head[:1] == char
+
+    def chunks(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
+        """Numbered items in chunks of about `chunk_bytes`; line numbers start at 1."""
+        if self.format == "jsonl":
+            yield from self._jsonl_chunks(chunk_bytes)
+        elif self.format in ("csv", "tsv"):
+            yield from _batched(self._csv_rows(), chunk_bytes // 256)
+        else:
+            yield from _batched(self._json_array_items(), chunk_bytes // 256)
+
+    def _jsonl_chunks(self, chunk_bytes: int) -> Iterator[Chunk]:
+        chunk: Chunk = []
+        size = 0
+        line = 0
+        with self.path.open("rb", buffering=1 << 20) as file:
+            for raw in file:
+                if size >= chunk_bytes:  # yielded late, so the last chunk comes after the flags
+                    yield chunk
+                    chunk, size = [], 0
+                line += 1
+                if line == 1 and raw.startswith(BOM):
+                    self.bom = True
+                    raw = raw[len(BOM) :]
+                chunk.append((line, raw))
+                size += len(raw)
+            self.unterminated_last_line = line > 0 and not raw.endswith(b"\n")
+        self.lines = line
+        if chunk:
+            yield chunk
+
+    def _decoded_lines(self) -> Iterator[str]:
+        """Text lines for the csv module; a line that is not UTF-8 is marked, not fatal."""
+        with self.path.open("rb") as file:
+            for number, raw in enumerate(file, 1):
+                if number == 1 and raw.startswith(BOM):
+                    self.bom = True
+                    raw = raw[len(BOM) :]
+                try:
+                    yield raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    self._last_bad_line = number
+                    yield raw.decode("utf-8", errors="replace")
+
+    def _csv_rows(self) -> Iterator[Item]:
+        delimiter = "\t" if self.format == "tsv" else ","
+        reader = csv.reader(self._decoded_lines(), delimiter=delimiter)
+        header = next(reader, None)
+        if header is None:
+            self.lines = 0
+            return
+        names = self._mapped_header(header)
+        start = reader.line_num + 1
+        for row in reader:
+            if self._last_bad_line >= start:
+                yield start, None
+            elif row:
+                record = dict(zip(names, row, strict=False))
+                for name in names[len(row) :]:
+                    record.setdefault(name, None)
+                yield start, record
+            start = reader.line_num + 1
+        self.lines = reader.line_num
+
+    def _mapped_header(self, header: list[str]) -> list[str]:
+        mapping = {self.columns.prompt: "prompt", self.columns.completion: "completion"}
+        missing = [column for column in mapping if column not in header]
+        if missing:
+            msg = (
+                f"{self.path}: column(s) {', '.join(map(repr, missing))} not in the header "
+                f"({', '.join(map(repr, header))}); set data.columns.prompt / "
+                "data.columns.completion to the right names."
+            )
+            raise DataError(msg)
+        return [mapping.get(name, name) for name in header]
+
+    def _json_array_items(self) -> Iterator[Item]:
+        # A JSON array cannot be streamed with orjson; it is loaded once (JSONL is the streaming
+        # format) and items are numbered from 1 in place of lines.
+        data = self.path.read_bytes()
+        if data.startswith(BOM):
+            self.bom = True
+            data = data[len(BOM) :]
+        try:
+            items = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            msg = f"{self.path}: not a valid JSON array ({exc}); JSONL (one object per line) is the preferred format."
+            raise DataError(msg) from None
+        if not isinstance(items, list):
+            msg = f"{self.path}: expected a JSON array of objects, got {type(items).__name__}."
+            raise DataError(msg)
+        self.lines = len(items)
+        default = self.columns == ColumnMapping()
+        for number, item in enumerate(items, 1):
+            yield number, (item if default or not isinstance(item, dict) else self._renamed(item))
+
+    def _renamed(self, item: dict[str, Any]) -> dict[str, Any]:
+        mapping = {self.columns.prompt: "prompt", self.columns.completion: "completion"}
+        return {mapping.get(key, key): value for key, value in item.items()}
+
+
+def _batched(items: Iterator[Item], size: int) -> Iterator[Chunk]:
+    chunk: Chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
