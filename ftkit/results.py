@@ -146,17 +146,18 @@ def summarize(table: ResultsTable) -> ResultsSummary:
 
 def fetch_results(client: Client, job: Job) -> ResultsTable:
     """Download and parse the job's (first) result file."""
-    file_id = _result_file(job)
+    file_id = result_file_id(job)
     return parse_results(client.files.content(file_id))
 
 
 async def afetch_results(client: AsyncClient, job: Job) -> ResultsTable:
     """Download and parse the job's (first) result file, with the async client."""
-    file_id = _result_file(job)
+    file_id = result_file_id(job)
     return parse_results(await client.files.content(file_id))
 
 
-def _result_file(job: Job) -> str:
+def result_file_id(job: Job) -> str:
+    """The id of the job's first result file; DataError when it has none yet."""
     if not job.result_files:
         raise DataError(
             f"Job {job.id} has no result file (status {job.status}); results appear once it "

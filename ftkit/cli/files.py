@@ -1,7 +1,189 @@
-"""`ftkit files`: not built yet."""
+"""`ftkit files`: list, upload, get, delete and download files of the provider's files API.
+
+The provider options (`--config`, `--base-url`, `--provider`, `--dialect`, `--api-key-env`) come
+right after the group name and are shared with `ftkit jobs`, e.g.
+`ftkit files --base-url http://127.0.0.1:8000/v1 list`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ftkit.cli._common import FormatOpt, OutputFormat, print_json
+
+if TYPE_CHECKING:
+    from ftkit.api import Client, FileObject
+    from ftkit.config import ProviderConfig
+
+files_app = typer.Typer(help="Files of the fine-tuning API: upload, list, download, delete.")
+
+
+def provider_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Take the provider section of this experiment config."),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", envvar="FTKIT_BASE_URL", help="API base URL ending in /v1."),
+    ] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", envvar="FTKIT_PROVIDER", help="local|openai|azure|compatible."),
+    ] = None,
+    dialect: Annotated[
+        str | None, typer.Option("--dialect", envvar="FTKIT_DIALECT", help="jobs|legacy.")
+    ] = None,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option("--api-key-env", help="Name of the environment variable holding the key."),
+    ] = None,
+) -> None:
+    """Pick the provider: a config's provider section, adjusted by the flags."""
+    ctx.obj = {
+        "config": config,
+        "base_url": base_url,
+        "kind": provider,
+        "dialect": dialect,
+        "api_key_env": api_key_env,
+    }
+
+
+def provider_config(ctx: typer.Context) -> ProviderConfig:
+    """The ProviderConfig the group options describe."""
+    import yaml
+    from pydantic import ValidationError
+
+    from ftkit.config import ProviderConfig
+    from ftkit.errors import ConfigError
+
+    options: dict[str, Any] = ctx.obj or {}
+    raw: dict[str, Any] = {}
+    path = options.get("config")
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read the config ({exc}).") from None
+        raw = dict(loaded.get("provider") or {}) if isinstance(loaded, dict) else {}
+    for key in ("base_url", "kind", "dialect", "api_key_env"):
+        if options.get(key) is not None:
+            raw[key] = options[key]
+    if raw.get("base_url") and "kind" not in raw:
+        raw["kind"] = "compatible"
+    try:
+        return ProviderConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid provider options: {problems}.") from None
+
+
+def open_client(ctx: typer.Context) -> Client:
+    """A Client for the provider the group options describe."""
+    from ftkit.api import Client
+
+    return Client(provider_config(ctx))
+
+
+def _file_line(item: FileObject) -> str:
+    size = "-" if item.bytes is None else str(item.bytes)
+    return f"{item.id}\t{item.status or '-'}\t{size}\t{item.purpose or '-'}\t{item.filename}"
+
+
+@files_app.command("list")
+def list_files(
+    ctx: typer.Context,
+    purpose: Annotated[str | None, typer.Option(help="Only files of this purpose.")] = None,
+    format: FormatOpt = OutputFormat.text,
+) -> None:
+    """List files (id, status, bytes, purpose, filename)."""
+    with open_client(ctx) as client:
+        items = client.files.list(purpose)
+    if format is OutputFormat.json:
+        print_json([item.model_dump(mode="json") for item in items])
+        return
+    for item in items:
+        typer.echo(_file_line(item))
+
+
+@files_app.command("upload")
+def upload(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="The file to upload.")],
+    purpose: Annotated[str, typer.Option(help="The file's purpose.")] = "fine-tune",
+    reuse: Annotated[
+        bool,
+        typer.Option(help="Reuse an identical upload (same sha256 and size) instead of a new one."),
+    ] = True,
+    format: FormatOpt = OutputFormat.text,
+) -> None:
+    """Upload a file, with progress on stderr. Example: ftkit files upload train.jsonl"""
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            percent = 100 * done // max(total, 1)
+            typer.echo(
+                f"\rUpload progress: {percent:3d}% ({done}/{total} bytes)", err=True, nl=False
+            )
+
+    with open_client(ctx) as client:
+        upload_fn = client.files.upload_or_reuse if reuse else client.files.upload
+        item = upload_fn(path, purpose, progress)
+    if sys.stderr.isatty():
+        typer.echo("", err=True)
+    if format is OutputFormat.json:
+        print_json(item)
+        return
+    typer.echo(f"Uploaded file from {path}: {item.id}")
+
+
+@files_app.command("get")
+def get(ctx: typer.Context, file_id: str, format: FormatOpt = OutputFormat.text) -> None:
+    """Show one file's metadata."""
+    with open_client(ctx) as client:
+        item = client.files.get(file_id)
+    if format is OutputFormat.json:
+        print_json(item)
+        return
+    typer.echo(_file_line(item))
+
+
+@files_app.command("delete")
+def delete(ctx: typer.Context, file_id: str, format: FormatOpt = OutputFormat.text) -> None:
+    """Delete a file."""
+    with open_client(ctx) as client:
+        deleted = client.files.delete(file_id)
+    if format is OutputFormat.json:
+        print_json({"id": file_id, "deleted": deleted})
+        return
+    typer.echo(f"Deleted {file_id}." if deleted else f"{file_id} was not deleted.")
+
+
+@files_app.command("download")
+def download(
+    ctx: typer.Context,
+    file_id: str,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write (default: its filename).")
+    ] = None,
+    format: FormatOpt = OutputFormat.text,
+) -> None:
+    """Download a file's content (streamed to disk)."""
+    with open_client(ctx) as client:
+        dest = output or Path(Path(client.files.get(file_id).filename).name or file_id)
+        path = client.files.download(file_id, dest)
+    if format is OutputFormat.json:
+        print_json({"id": file_id, "path": str(path), "bytes": path.stat().st_size})
+        return
+    typer.echo(f"Downloaded {file_id} to {path}")
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the ftkit app."""
+    """Add `ftkit files` to the ftkit app."""
+    files_app.callback()(provider_options)
+    app.add_typer(files_app, name="files")
