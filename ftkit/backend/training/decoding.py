@@ -1,0 +1,261 @@
+"""Token-level distributions over candidate completions, teacher-forced scoring and sampling.
+
+Both models reduce a prompt to weighted candidate completions (token sequences ending with
+end-of-text): the classifier's candidates are its classes, the retrieval model's are its
+neighbours' completions. The candidates form a token trie; the probability of the next token
+given a prefix is the weight of the candidates under that child over the weight under the prefix,
+so the first token's probability is the summed probability of the candidates that start with it
+and a whole candidate's probability is the product of its tokens' probabilities.
+
+A `Background` unigram model can be mixed in (free-text models): on the trie
+p(t) = (1 − ε)·p_trie(t) + ε·p_bg(t); once the text leaves every candidate, p(t) = p_bg(t).
+Sampling considers the trie's tokens plus the background's 16 most probable tokens; the
+reported log-probabilities are always the full model's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ftkit.backend.training.lm import UnigramLM
+
+FinishReason = Literal["stop", "length"]
+
+
+@dataclass(frozen=True)
+class Background:
+    """A unigram model mixed into a trie's distribution with weight `weight` (ε)."""
+
+    lm: UnigramLM
+    weight: float
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One generated completion with per-token log-probabilities (openai-api.md §6.2).
+
+    `tokens`, `token_logprobs` and `text_offset` have one entry per token (prompt tokens first
+    with `echo`; the first prompt token's logprob is None). `top_logprobs` is None unless
+    logprobs were requested; otherwise one map per token of up to `logprobs` alternatives plus
+    the chosen token. Offsets count characters of prompt + completion.
+    """
+
+    text: str
+    finish_reason: FinishReason
+    tokens: list[str]
+    token_logprobs: list[float | None]
+    top_logprobs: list[dict[str, float] | None] | None
+    text_offset: list[int]
+
+
+class CandidateTrie:
+    """A token trie over candidate sequences; node 0 is the root."""
+
+    def __init__(self, sequences: Sequence[Sequence[int]]) -> None:
+        children: list[dict[int, int]] = [{}]
+        paths = []
+        for sequence in sequences:
+            node, path = 0, []
+            for token in sequence:
+                nxt = children[node].get(token)
+                if nxt is None:
+                    nxt = children[node][token] = len(children)
+                    children.append({})
+                path.append(nxt)
+                node = nxt
+            paths.append(path)
+        self.child_tokens = [np.fromiter(c.keys(), np.int64, len(c)) for c in children]
+        self.child_nodes = [np.fromiter(c.values(), np.int64, len(c)) for c in children]
+        self.children = children
+        self.membership = np.zeros((len(sequences), len(children)))
+        for index, path in enumerate(paths):
+            self.membership[index, 0] = 1.0
+            self.membership[index, path] = 1.0
+
+    def node_mass(self, weights: np.ndarray) -> np.ndarray:
+        """Weight under each node, for candidate weights (… × n_sequences)."""
+        return weights @ self.membership
+
+
+def next_distribution(
+    trie: CandidateTrie, mass: np.ndarray, node: int | None, background: Background | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Next-token candidates and their exact probabilities after reaching `node`.
+
+    `node` None means the text has left the trie. Probabilities sum to 1 for a trie alone; with a
+    background they cover the trie tokens and the background's top tokens only.
+    """
+    on_trie = node is not None and mass[node] > 0
+    if on_trie:
+        tokens = trie.child_tokens[node]
+        probs = mass[trie.child_nodes[node]] / mass[node]
+    if background is None:
+        return (tokens, probs) if on_trie else (np.zeros(0, np.int64), np.zeros(0))
+    top_tokens, top_probs = background.lm.top()
+    if not on_trie:
+        return top_tokens, top_probs
+    extra = ~np.isin(top_tokens, tokens)
+    tokens = np.concatenate([tokens, top_tokens[extra]])
+    probs = np.concatenate([(1 - background.weight) * probs, np.zeros(extra.sum())])
+    return tokens, probs + background.weight * background.lm.prob(tokens)
+
+
+def token_probability(
+    tokens: np.ndarray,
+    probs: np.ndarray,
+    token: int,
+    on_trie: bool,
+    background: Background | None,
+) -> float:
+    """p(token) given a `next_distribution` result, also for tokens outside the listed ones."""
+    hit = np.flatnonzero(tokens == token)
+    if len(hit):
+        return float(probs[hit[0]])
+    if background is None:
+        return 0.0
+    weight = background.weight if on_trie else 1.0
+    return weight * float(background.lm.prob(np.array([token]))[0])
+
+
+def teacher_forced(
+    trie: CandidateTrie,
+    mass: np.ndarray,
+    background: Background | None,
+    target: Sequence[int],
+    end_token: int,
+) -> tuple[float, int, int]:
+    """Score a target (ending with end-of-text) token by token given its true prefix.
+
+    Returns (summed negative log-likelihood, scored positions, correctly predicted positions):
+    a position is correct when the model's most probable next token is the target's. An
+    end-of-text that is the only possible continuation is not scored (nothing was decided).
+    """
+    node: int | None = 0
+    nll, positions, correct = 0.0, 0, 0
+    for token in target:
+        on_trie = node is not None and mass[node] > 0
+        tokens, probs = next_distribution(trie, mass, node, background)
+        if token == end_token and background is None and len(tokens) == 1:
+            break
+        p = token_probability(tokens, probs, token, on_trie, background)
+        nll -= np.log(max(p, 1e-300))
+        positions += 1
+        correct += int(tokens[np.argmax(probs)] == token) if len(tokens) else 0
+        node = trie.children[node].get(token) if on_trie else None
+    return nll, positions, correct
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Generation settings of one request."""
+
+    max_tokens: int
+    temperature: float
+    top_p: float
+    logprobs: int | None
+    stop: Sequence[str]
+
+
+def generate(
+    trie: CandidateTrie,
+    mass: np.ndarray,
+    background: Background | None,
+    sampling: Sampling,
+    rng: np.random.Generator,
+    token_text: Callable[[int], str],
+    end_token: int,
+) -> tuple[list[str], list[float], list[dict[str, float]] | None, FinishReason, str]:
+    """Sample one completion: (token strings, logprobs, top logprobs, finish reason, text)."""
+    node: int | None = 0
+    texts: list[str] = []
+    logprobs: list[float] = []
+    tops: list[dict[str, float]] | None = [] if sampling.logprobs is not None else None
+    longest_stop = max((len(s) for s in sampling.stop), default=0)
+    text = ""
+    while len(texts) < sampling.max_tokens:
+        on_trie = node is not None and mass[node] > 0
+        token_array, prob_array = next_distribution(trie, mass, node, background)
+        if not len(token_array):
+            return texts, logprobs, tops, "stop", text
+        tokens, probs = token_array.tolist(), prob_array.tolist()
+        pick = _pick(probs, sampling, rng)
+        token = tokens[pick]
+        if token == end_token:
+            return texts, logprobs, tops, "stop", text
+        piece = token_text(token)
+        texts.append(piece)
+        logprobs.append(math.log(probs[pick]))
+        if tops is not None:
+            tops.append(_top_map(tokens, probs, pick, sampling.logprobs or 0, token_text))
+        tail_start = max(0, len(text) - longest_stop)
+        text += piece
+        if longest_stop:
+            cut = _stop_position(text, sampling.stop, tail_start)
+            if cut is not None:
+                return _cut(texts, logprobs, tops, text, cut)
+        node = trie.children[node].get(token) if on_trie else None
+    return texts, logprobs, tops, "length", text
+
+
+def _pick(probs: list[float], sampling: Sampling, rng: np.random.Generator) -> int:
+    """Greedy at temperature 0, else a draw from p^(1/T) restricted to the top_p nucleus."""
+    if sampling.temperature <= 0 or len(probs) == 1:
+        return max(range(len(probs)), key=probs.__getitem__)
+    with np.errstate(divide="ignore"):
+        scaled = np.log(np.array(probs)) / sampling.temperature
+    weights = np.exp(scaled - scaled.max())
+    order = np.argsort(-weights, kind="stable")
+    cumulative = np.cumsum(weights[order] / weights.sum())
+    if sampling.top_p < 1:
+        keep = int(np.searchsorted(cumulative, sampling.top_p)) + 1
+        cumulative = cumulative[:keep]
+    index = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    return int(order[min(index, len(cumulative) - 1)])
+
+
+def _top_map(
+    tokens: list[int],
+    probs: list[float],
+    pick: int,
+    k: int,
+    token_text: Callable[[int], str],
+) -> dict[str, float]:
+    """The k most probable tokens plus the chosen one, most probable first."""
+    ranked = sorted(range(len(probs)), key=lambda i: -probs[i])
+    chosen = ranked[:k] if pick in ranked[:k] else [*ranked[:k], pick]
+    return {
+        token_text(tokens[i]): math.log(probs[i]) if probs[i] > 0 else -math.inf for i in chosen
+    }
+
+
+def _stop_position(text: str, stop: Sequence[str], start: int) -> int | None:
+    found = [p for p in (text.find(s, start) for s in stop if s) if p >= 0]
+    return min(found) if found else None
+
+
+def _cut(
+    texts: list[str],
+    logprobs: list[float],
+    tops: list[dict[str, float]] | None,
+    text: str,
+    cut: int,
+) -> tuple[list[str], list[float], list[dict[str, float]] | None, FinishReason, str]:
+    """Drop the tokens that start at or after the stop sequence; the text ends before it."""
+    offset, keep = 0, 0
+    for piece in texts:
+        if offset >= cut:
+            break
+        offset += len(piece)
+        keep += 1
+    return (
+        texts[:keep],
+        logprobs[:keep],
+        tops[:keep] if tops is not None else None,
+        "stop",
+        text[:cut],
+    )

@@ -1,0 +1,61 @@
+"""Unigram token models: the prompt-token model and the free-text background model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+TOP_CACHE = 16
+
+
+class UnigramLM:
+    """Add-`alpha` smoothed unigram counts over an encoding's whole vocabulary.
+
+    p(token) = (count + alpha) / (total + alpha · n_vocab); with alpha 0 only counted tokens
+    have probability.
+    """
+
+    def __init__(self, n_vocab: int, alpha: float, counts: np.ndarray | None = None) -> None:
+        self.alpha = alpha
+        self.counts = np.zeros(n_vocab) if counts is None else counts.astype(np.float64)
+        self.total = float(self.counts.sum())
+        self._top: tuple[np.ndarray, np.ndarray] | None = None
+
+    def update(self, tokens: np.ndarray, weight: float = 1.0) -> None:
+        """Count `tokens` (repeats included) with `weight` each."""
+        if weight and len(tokens):
+            np.add.at(self.counts, tokens, weight)
+            self.total += weight * len(tokens)
+            self._top = None
+
+    def prob(self, tokens: np.ndarray) -> np.ndarray:
+        """p(token) for each token."""
+        denominator = self.total + self.alpha * len(self.counts)
+        return (self.counts[tokens] + self.alpha) / denominator if denominator else tokens * 0.0
+
+    def logprob(self, tokens: np.ndarray) -> np.ndarray:
+        """log p(token) for each token (−inf where p is 0)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.prob(tokens))
+
+    def top(self) -> tuple[np.ndarray, np.ndarray]:
+        """The most probable tokens (up to 16), most probable first, with their probabilities."""
+        if self._top is None:
+            k = min(TOP_CACHE, len(self.counts))
+            tokens = np.argpartition(-self.counts, k - 1)[:k]
+            tokens = tokens[np.argsort(-self.counts[tokens], kind="stable")]
+            self._top = tokens, self.prob(tokens)
+        return self._top
+
+    def sparse(self) -> tuple[np.ndarray, np.ndarray]:
+        """(token ids, counts) of the counted tokens, for saving."""
+        ids = np.flatnonzero(self.counts)
+        return ids, self.counts[ids]
+
+    @classmethod
+    def from_sparse(
+        cls, n_vocab: int, alpha: float, ids: np.ndarray, counts: np.ndarray
+    ) -> UnigramLM:
+        """Rebuild from `sparse()` output."""
+        dense = np.zeros(n_vocab)
+        dense[ids] = counts
+        return cls(n_vocab, alpha, dense)
