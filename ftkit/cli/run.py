@@ -1,7 +1,179 @@
-"""`ftkit run`: not built yet."""
+"""`ftkit run` and `ftkit follow`: run the fine-tuning pipeline flow from the command line.
+
+Exit codes: 0 succeeded (or up to date), 1 the job or the provider failed, 2 a config or data
+error, 3 cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
+from ftkit.cli._common import FormatOpt, OutputFormat, OverridesArg, print_json
+from ftkit.config import ExperimentConfig, expand_sweep, load_config
+from ftkit.errors import DataError, FtkitError, JobCancelledError
+
+ConfigArg = Annotated[Path, typer.Argument(help="Experiment config (YAML).")]
+RunArg = Annotated[
+    str, typer.Argument(help="Run id (or a unique prefix), experiment/run-id, or run folder.")
+]
+RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="Where the run index lives.")]
+DetachOpt = Annotated[
+    bool, typer.Option("--detach", help="Return once the job is created; `ftkit follow` later.")
+]
+
+# The machine may be offline: no telemetry from the Prefect client or its ephemeral server.
+PREFECT_DEFAULTS = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+
+
+def run(
+    config: ConfigArg,
+    overrides: OverridesArg = None,
+    output: FormatOpt = OutputFormat.text,
+    detach: DetachOpt = False,
+) -> None:
+    """Run the pipeline: prepare, upload, train, follow, evaluate and report.
+
+    A re-run of the same config and data re-attaches to its job (or says it is up to date).
+
+    Example: ftkit run configs/quickstart.yaml job.hyperparameters.n_epochs=2
+    """
+    resolved = load_config(config, overrides or [])
+    trials = [trial for _, trial in expand_sweep(resolved)]
+    _run_and_exit(trials, output, detach=detach)
+
+
+def follow(
+    run_ref: RunArg,
+    output: FormatOpt = OutputFormat.text,
+    runs_dir: RunsDirOpt = Path("runs"),
+) -> None:
+    """Re-attach to a run (e.g. one started with --detach) and carry it to the end.
+
+    Example: ftkit follow 3f2a9c
+    """
+    from ftkit.runs import RunFolder
+
+    folder = RunFolder.open(run_ref, runs_dir)
+    _run_and_exit([folder.load_config()], output, detach=False)
+
+
+def deploy(config: ConfigArg, overrides: OverridesArg = None) -> None:
+    """Serve a Prefect deployment of this config on its schedule (needs PREFECT_API_URL).
+
+    Example: ftkit deploy configs/scheduled.yaml
+    """
+    resolved = load_config(config, overrides or [])
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    from flows.deploy import serve_config
+
+    serve_config(resolved)
+
+
+def _run_and_exit(trials: list[ExperimentConfig], output: OutputFormat, *, detach: bool) -> None:
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    _keep_provider_errors_to_one_line()
+    from ftkit.runs.endpoint import api_base_url
+
+    outcomes = []
+    exit_code = 0
+    with api_base_url(trials[0]) as base_url:
+        for trial in trials:
+            outcome, code = _run_one(trial, base_url, detach=detach)
+            outcomes.append(outcome)
+            exit_code = max(exit_code, code)
+    if output is OutputFormat.json:
+        print_json(outcomes[0] if len(outcomes) == 1 else outcomes)
+    else:
+        for outcome in outcomes:
+            _print_outcome(outcome, detach=detach)
+    raise typer.Exit(exit_code)
+
+
+def _run_one(config: ExperimentConfig, base_url: str | None, *, detach: bool) -> tuple[Any, int]:
+    """Run the flow for one config; the outcome (from the run folder) and the exit code."""
+    from flows.pipeline import fine_tune_pipeline
+    from ftkit.runs import RunFolder
+
+    state = fine_tune_pipeline(config, detach=detach, base_url=base_url, return_state=True)
+    if state.is_completed():
+        return state.result(), 0
+    folder = RunFolder.for_config(config)
+    if state.is_cancelled():
+        return folder.outcome(), JobCancelledError.exit_code
+    error = state.result(raise_on_failure=False)
+    if not isinstance(error, FtkitError):
+        raise error if isinstance(error, BaseException) else RuntimeError(state.message)
+    typer.echo(f"error: {error}", err=True)
+    code = 2 if isinstance(error, DataError) else error.exit_code
+    return folder.outcome(), code
+
+
+def _print_outcome(outcome: Any, *, detach: bool) -> None:
+    state = outcome.state
+    status = "up to date" if outcome.up_to_date else state.status
+    typer.echo(f"run      {outcome.path}  ({status})")
+    if state.job_id:
+        typer.echo(f"job      {state.job_id}")
+    if state.fine_tuned_model:
+        typer.echo(f"model    {state.fine_tuned_model}")
+    headline = {k: v for k, v in state.metrics.items() if v is not None and "/" not in k}
+    if headline:
+        typer.echo("metrics  " + "  ".join(f"{k}={v:.4g}" for k, v in sorted(headline.items())))
+    report = Path(outcome.path) / "report.html"
+    if not report.is_file():
+        report = Path(outcome.path) / "report.md"
+    if report.is_file():
+        typer.echo(f"report   {report}")
+    if state.error is not None:
+        typer.echo(f"error    {state.error.code}: {state.error.message}")
+    if detach and state.status == "running":
+        typer.echo(f"follow   ftkit follow {state.run_id}")
+
+
+class _WithoutFtkitTracebacks(logging.Formatter):
+    """Formats like `inner`, minus the traceback of ftkit's own (user-facing) errors."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not (record.exc_info and isinstance(record.exc_info[1], FtkitError)):
+            return self.inner.format(record)
+        saved = record.exc_info, record.exc_text
+        record.exc_info, record.exc_text = None, None
+        try:
+            return self.inner.format(record)
+        finally:
+            record.exc_info, record.exc_text = saved
+
+
+def _keep_provider_errors_to_one_line() -> None:
+    """Prefect logs task failures with tracebacks; on the console, ftkit errors stay one line.
+
+    The Prefect API (and UI) still receives the full traceback.
+    """
+    from prefect.logging.configuration import setup_logging
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    setup_logging()
+    for logger in [logging.getLogger(), *map(logging.getLogger, logging.root.manager.loggerDict)]:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, PrefectConsoleHandler) and not isinstance(
+                handler.formatter, _WithoutFtkitTracebacks
+            ):
+                handler.setFormatter(_WithoutFtkitTracebacks(handler.formatter))
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the ftkit app."""
+    """Add `ftkit run`, `ftkit follow` and `ftkit deploy` to the ftkit app."""
+    app.command("run")(run)
+    app.command("follow")(follow)
+    app.command("deploy")(deploy)

@@ -1,7 +1,98 @@
-"""`ftkit runs`: not built yet."""
+"""`ftkit runs list|show`: what ran, from the run index and the run folders (no API calls)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from ftkit.cli._common import FormatOpt, OutputFormat, print_json
+
+runs_app = typer.Typer(help="List and inspect runs (from runs/index.jsonl).", no_args_is_help=True)
+
+RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="The runs directory.")]
+
+
+@runs_app.command("list")
+def list_runs(
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", "-e", help="Only this experiment.")
+    ] = None,
+    output: FormatOpt = OutputFormat.text,
+    runs_dir: RunsDirOpt = Path("runs"),
+) -> None:
+    """List runs, oldest first, with status, model and headline metrics.
+
+    Example: ftkit runs list -e support-tickets --format json
+    """
+    from ftkit.runs import RunIndex
+
+    entries = [e for e in RunIndex(runs_dir).entries() if experiment in (None, e.experiment)]
+    if output is OutputFormat.json:
+        print_json(entries)
+        return
+    if not entries:
+        typer.echo(f"no runs in {runs_dir}")
+        return
+    typer.echo(f"{'RUN':<12}  {'EXPERIMENT':<24}  {'STATUS':<10}  {'CREATED':<25}  MODEL / METRICS")
+    for e in entries:
+        metric = _headline(e.metrics)
+        model = e.fine_tuned_model or e.base_model
+        typer.echo(
+            f"{e.run_id:<12}  {e.experiment:<24}  {e.status:<10}  {e.created_at:<25}  "
+            f"{model}{'  ' + metric if metric else ''}"
+        )
+
+
+@runs_app.command("show")
+def show_run(
+    run_ref: Annotated[str, typer.Argument(help="Run id (prefix), experiment/run-id or folder.")],
+    output: FormatOpt = OutputFormat.text,
+    runs_dir: RunsDirOpt = Path("runs"),
+) -> None:
+    """Show one run: state, job, model, metrics, timings and its files.
+
+    Example: ftkit runs show 3f2a9c
+    """
+    from ftkit.runs import RunFolder
+
+    folder = RunFolder.open(run_ref, runs_dir)
+    state = folder.load_state()
+    files = sorted(str(p.relative_to(folder.path)) for p in folder.path.rglob("*") if p.is_file())
+    if output is OutputFormat.json:
+        print_json(
+            {"path": str(folder.path), "state": state.model_dump(mode="json"), "files": files}
+        )
+        return
+    rows = [
+        ("run", f"{state.experiment}/{state.run_id}  ({state.status}, stage {state.stage})"),
+        ("folder", str(folder.path)),
+        ("run key", state.run_key),
+        ("config", state.config_hash),
+        ("job", state.job_id or "-"),
+        ("model", f"{state.base_model} → {state.fine_tuned_model or '-'}"),
+        ("created", f"{state.created_at}  finished {state.finished_at or '-'}"),
+        ("attempts", str(state.attempts)),
+    ]
+    if state.error is not None:
+        rows.append(("error", f"{state.error.code}: {state.error.message}"))
+    for name, value in sorted(state.metrics.items()):
+        rows.append((name, "-" if value is None else f"{value:.4g}"))
+    for stage, seconds in state.timings.items():
+        rows.append((f"time {stage}", f"{seconds:.2f} s"))
+    rows.append(("files", ", ".join(files)))
+    for name, value in rows:
+        typer.echo(f"{name:<16} {value}")
+
+
+def _headline(metrics: dict[str, float | None]) -> str:
+    for name in ("f1_macro", "accuracy", "valid_accuracy", "train_loss"):
+        if metrics.get(name) is not None:
+            return f"{name}={metrics[name]:.4g}"
+    return ""
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the ftkit app."""
+    """Add `ftkit runs` to the ftkit app."""
+    app.add_typer(runs_app, name="runs")

@@ -4,7 +4,7 @@ from ftkit.runs.events import EventLog
 from ftkit.runs.folder import RunFolder
 from ftkit.runs.index import RunIndex
 from ftkit.runs.key import config_hash, dataset_hash, run_id, run_key
-from ftkit.runs.state import FINAL_STATUSES, IndexEntry, RunError, RunState
+from ftkit.runs.state import FINAL_STATUSES, IndexEntry, RunError, RunOutcome, RunState
 
 __all__ = [
     "FINAL_STATUSES",
@@ -13,6 +13,7 @@ __all__ = [
     "RunError",
     "RunFolder",
     "RunIndex",
+    "RunOutcome",
     "RunState",
     "config_hash",
     "dataset_hash",

@@ -24,12 +24,19 @@ import yaml
 from pydantic import BaseModel
 
 from ftkit.config import ExperimentConfig, load_config
-from ftkit.errors import ConfigError
+from ftkit.errors import ConfigError, JobCancelledError
 from ftkit.runs.atomic import read_json, write_bytes_atomic, write_json_atomic
 from ftkit.runs.events import EventLog
 from ftkit.runs.index import RunIndex
 from ftkit.runs.key import config_hash, dataset_hash, run_id, run_key
-from ftkit.runs.state import IndexEntry, RunState, now_iso
+from ftkit.runs.state import (
+    FINAL_STATUSES,
+    IndexEntry,
+    RunError,
+    RunOutcome,
+    RunState,
+    now_iso,
+)
 
 
 class RunFolder:
@@ -120,6 +127,47 @@ class RunFolder:
     def save_model(self, path: Path, model: BaseModel) -> None:
         """Write a pydantic object (job, results summary) as JSON inside the folder."""
         write_json_atomic(path, model.model_dump(mode="json"))
+
+    def start_attempt(self, flow_run_id: str | None = None) -> RunState:
+        """Mark the run running again (a new attempt), keeping what earlier attempts recorded."""
+        state = self.load_state()
+        return self.update(
+            status="running",
+            error=None,
+            finished_at=None,
+            attempts=state.attempts + 1,
+            flow_run_id=flow_run_id,
+            timings={},
+        )
+
+    def is_up_to_date(self, config: ExperimentConfig) -> bool:
+        """True when this exact config already ran to the end here (nothing left to do)."""
+        state = self.load_state()
+        return state.status == "succeeded" and state.config_hash == config_hash(config)
+
+    def succeed(self) -> RunState:
+        """Mark the run succeeded and finished."""
+        return self.update(status="succeeded", stage="done", finished_at=now_iso(), error=None)
+
+    def fail(self, exc: BaseException, *, code: str | None = None) -> RunState:
+        """Record an error: cancelled for a cancelled job, failed for anything else."""
+        status = "cancelled" if isinstance(exc, JobCancelledError) else "failed"
+        error = RunError(code=code or type(exc).__name__, message=str(exc))
+        return self.update(status=status, error=error, finished_at=now_iso())
+
+    def outcome(self, *, up_to_date: bool = False) -> RunOutcome:
+        """What the CLI and callers get back: the folder, the state, and whether it was a no-op."""
+        return RunOutcome(path=str(self.path), state=self.load_state(), up_to_date=up_to_date)
+
+    @contextmanager
+    def recording_errors(self) -> Iterator[None]:
+        """Record any error that escapes in run.json (status failed or cancelled), then re-raise."""
+        try:
+            yield
+        except Exception as exc:
+            if self.load_state().status not in FINAL_STATUSES:
+                self.fail(exc, code=getattr(exc, "code", None))
+            raise
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:

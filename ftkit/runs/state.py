@@ -102,3 +102,11 @@ class IndexEntry(BaseModel):
             path=f"{state.experiment}/{state.run_id}",
             error=error,
         )
+
+
+class RunOutcome(BaseModel):
+    """The result of running (or re-running) the pipeline on a run folder."""
+
+    path: str
+    state: RunState
+    up_to_date: bool = Field(False, description="The run had already finished; nothing was done.")

@@ -1,0 +1,71 @@
+"""Cancelling a flow run cancels its remote fine-tune job.
+
+Two paths, because Prefect reaches runs differently (see ../shared/reference/prefect.md §3.6):
+- a run executed by a worker or `flow.serve()` is killed by its runner, which then calls the
+  `on_cancellation` hook: `cancel_remote_job` cancels the job recorded in the run folder;
+- a run started directly (`ftkit run`) is never interrupted by Prefect; its state only turns
+  CANCELLING. The follow step therefore polls its own flow run's state and, once cancellation
+  is asked for, stops following and cancels the job itself (`follow_unless_cancelled`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from prefect import get_client
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.runtime import flow_run
+
+from ftkit.api import Client, Job
+from ftkit.config import ExperimentConfig
+from ftkit.errors import ConflictError
+from ftkit.runs import FINAL_STATUSES, RunFolder
+from ftkit.runs.endpoint import api_base_url
+
+CHECK_INTERVAL_S = 2.0
+_CANCEL_STATES = {StateType.CANCELLING, StateType.CANCELLED}
+
+
+async def cancel_requested(flow_run_id: str) -> None:
+    """Return once the flow run's state is CANCELLING or CANCELLED (checked every 2 s)."""
+    async with get_client() as prefect:
+        while True:
+            current = await prefect.read_flow_run(flow_run_id)  # type: ignore[arg-type]
+            if current.state is not None and current.state.type in _CANCEL_STATES:
+                return
+            await asyncio.sleep(CHECK_INTERVAL_S)
+
+
+async def follow_unless_cancelled(
+    following: Coroutine[Any, Any, Job], cancel: Callable[[], Awaitable[Job]]
+) -> Job:
+    """Await `following`; if this flow run is cancelled first, stop it and await `cancel()`."""
+    follow_task = asyncio.ensure_future(following)
+    watch_task = asyncio.ensure_future(cancel_requested(flow_run.id))
+    await asyncio.wait({follow_task, watch_task}, return_when=asyncio.FIRST_COMPLETED)
+    if follow_task.done():
+        watch_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch_task
+        return follow_task.result()
+    follow_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await follow_task
+    return await cancel()
+
+
+def cancel_remote_job(flow: object, run: FlowRun, state: object) -> None:
+    """on_cancellation hook: cancel the job of a flow run that its runner killed."""
+    config = ExperimentConfig.model_validate(run.parameters["config"])
+    folder = RunFolder.for_config(config)
+    recorded = folder.load_state()
+    if recorded.job_id is None or recorded.status in FINAL_STATUSES:
+        return
+    with api_base_url(config) as base_url, Client(config.provider, base_url=base_url) as client:
+        with contextlib.suppress(ConflictError):
+            client.jobs.cancel(recorded.job_id)
+        folder.save_model(folder.job_json, client.jobs.get(recorded.job_id))
+    folder.update(status="cancelled", stage="follow")

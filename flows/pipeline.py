@@ -1,0 +1,165 @@
+"""The fine-tuning pipeline: one Prefect flow, read top to bottom as the story of one run.
+
+    prepare → upload → create_job → follow → fetch_results → evaluate → report
+
+Each task is a thin wrapper over `ftkit.runs.steps` (plain library code); the flow adds retries,
+progress artifacts, logs and cancellation. The run folder is the resume state, not Prefect: a
+re-run of the same config and data re-attaches to its job and continues from the saved cursor,
+and a finished run is reported as up to date.
+
+Retries, per failure class: the API client already retries transient HTTP failures (connection
+errors, 408/409/429/5xx) with short backoff. A task retries only when the provider stayed
+unreachable or kept failing past that (APIConnectionError, 5xx, rate limits that are not an
+exhausted quota), with longer delays; job creation is safe to retry because it is idempotent by
+run key. Data, config and request errors (4xx), an exhausted quota and a failed job fail fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import Task, flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
+from prefect.runtime import flow_run
+from prefect.states import Cancelled, State
+
+from flows import artifacts
+from flows.cancellation import cancel_remote_job, follow_unless_cancelled
+from ftkit.api import AsyncClient, Job, JobStatus
+from ftkit.config import ExperimentConfig
+from ftkit.data.models import PreparedData
+from ftkit.errors import (
+    APIConnectionError,
+    InternalServerError,
+    QuotaExceededError,
+    RateLimitError,
+)
+from ftkit.evaluate import EvaluationResult
+from ftkit.results import ResultsSummary
+from ftkit.runs import RunFolder, RunOutcome, steps
+from ftkit.runs.endpoint import api_base_url
+
+RETRY_DELAYS_S = [5.0, 30.0]
+
+
+def provider_outage(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry a task only for failures a later attempt can fix (the provider was down)."""
+    try:
+        state.result()
+    except QuotaExceededError:
+        return False
+    except (APIConnectionError, InternalServerError, RateLimitError):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+api_task = task(
+    retries=len(RETRY_DELAYS_S),
+    retry_delay_seconds=RETRY_DELAYS_S,
+    retry_condition_fn=provider_outage,
+    cache_policy=NO_CACHE,
+)
+
+
+@task(cache_policy=NO_CACHE)
+async def prepare(run: RunFolder, config: ExperimentConfig) -> PreparedData:
+    """Validate and split the dataset; data errors fail here with their findings."""
+    with run.timed("prepare"):
+        prepared = steps.prepare(run, config)
+    artifacts.log_findings(prepared)
+    return prepared
+
+
+@api_task
+async def upload(client: AsyncClient, run: RunFolder, prepared: PreparedData) -> list[str]:
+    """Upload the training and validation splits (reused when the content is already there)."""
+    with run.timed("upload"):
+        return await steps.upload(client, run, prepared)
+
+
+@api_task
+async def create_job(
+    client: AsyncClient, run: RunFolder, config: ExperimentConfig, file_ids: list[str]
+) -> Job:
+    """Create the fine-tune job, exactly one per run key."""
+    with run.timed("create_job"):
+        job = await steps.create_job(client, run, config, file_ids)
+    get_run_logger().info("Job %s created (%s)", job.id, job.status)
+    return job
+
+
+@api_task
+async def follow(client: AsyncClient, run: RunFolder, config: ExperimentConfig, job: Job) -> Job:
+    """Follow the job to its end: each event logged once, progress published, cancel honoured."""
+    with run.timed("follow"):
+        progress = await artifacts.TrainingProgress.start(run)
+        try:
+            job = await follow_unless_cancelled(
+                steps.follow(client, run, config, job, progress.update),
+                cancel=lambda: steps.cancel(client, run, job),
+            )
+        except Exception:
+            await artifacts.publish_failure(run)
+            raise
+        await progress.finish(job)
+    return job
+
+
+@api_task
+async def fetch_results(client: AsyncClient, run: RunFolder, job: Job) -> ResultsSummary | None:
+    """Download the result files into the run folder and summarise them."""
+    with run.timed("fetch_results"):
+        return await steps.fetch_results(client, run, job)
+
+
+@api_task
+async def evaluate(
+    client: AsyncClient, run: RunFolder, config: ExperimentConfig, job: Job
+) -> EvaluationResult | None:
+    """Predict the held-out split with the fine-tuned model and the baseline; score both."""
+    with run.timed("evaluate"):
+        return await steps.evaluate(client, run, config, job)
+
+
+@task(cache_policy=NO_CACHE)
+async def report(run: RunFolder, config: ExperimentConfig, results: ResultsSummary | None) -> None:
+    """Write the report files and publish the summary, metrics table and report link."""
+    with run.timed("report"):
+        steps.write_results_report(run, results)
+    await artifacts.publish_report(run)
+
+
+@flow(name="fine-tune-pipeline", on_cancellation=[cancel_remote_job])
+async def fine_tune_pipeline(
+    config: ExperimentConfig, detach: bool = False, base_url: str | None = None
+) -> RunOutcome | State[Any]:
+    """Prepare, upload, train, follow, evaluate and report one run of an experiment config.
+
+    `base_url` points at an already running API (the CLI passes its embedded backend); without
+    it a `local` provider gets an embedded backend started for this flow run.
+    """
+    run = RunFolder.for_config(config)
+    if run.is_up_to_date(config):
+        get_run_logger().info("Run %s is up to date (%s)", run.path, run.load_state().status)
+        return run.outcome(up_to_date=True)
+    run.start_attempt(flow_run_id=flow_run.id)
+    with run.recording_errors(), api_base_url(config, base_url) as url:
+        async with AsyncClient(config.provider, base_url=url) as client:
+            prepared = await prepare(run, config)
+            job = await steps.attach(client, run)
+            if job is None:
+                file_ids = await upload(client, run, prepared)
+                job = await create_job(client, run, config, file_ids)
+            if detach:
+                return run.outcome()
+            job = await follow(client, run, config, job)
+            if job.status is JobStatus.cancelled:
+                return Cancelled(message=f"Fine-tune job {job.id} was cancelled.")
+            results = await fetch_results(client, run, job)
+            await evaluate(client, run, config, job)
+        await report(run, config, results)
+    run.succeed()
+    return run.outcome()

@@ -1,0 +1,230 @@
+"""The steps of one run as plain async functions over its run folder.
+
+`flows/pipeline.py` wraps each in a Prefect task; nothing here knows about Prefect. Every step
+records what it did in the run folder first, so a re-run (after a crash, a kill or on another
+worker) skips what is done: the prepared data is reused, the job recorded in run.json (or found
+by run key) is re-attached instead of created, and following resumes from the saved cursor.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import orjson
+
+from ftkit.api import AsyncClient, EventCursor, FollowUpdate, Job, JobSpec, JobStatus
+from ftkit.config import ExperimentConfig
+from ftkit.data.models import PreparedData
+from ftkit.data.prepare import prepare_dataset
+from ftkit.errors import JobFailedError
+from ftkit.evaluate import EvaluationResult, evaluate_run
+from ftkit.results import ResultsSummary, parse_results, summarize
+from ftkit.runs.atomic import read_json, write_bytes_atomic
+from ftkit.runs.folder import RunFolder
+from ftkit.runs.state import RunError
+
+OnUpdate = Callable[[FollowUpdate], Awaitable[None]]
+_STEP = re.compile(r"\bStep (\d+)/(\d+)")
+
+
+def prepare(run: RunFolder, config: ExperimentConfig) -> PreparedData:
+    """Validate and split the data into the run folder, or reuse what an earlier attempt wrote.
+
+    Raises DataError (with the findings) when the data has errors no configured fix removes.
+    """
+    if run.validation_json.is_file():
+        prepared = PreparedData.model_validate(read_json(run.validation_json))
+        if prepared.written and all(split_path(prepared, s).is_file() for s in prepared.splits):
+            return prepared
+    return prepare_dataset(
+        config.data,
+        config.job.model,
+        run.prepared_dir,
+        n_epochs=config.job.hyperparameters.n_epochs,
+    )
+
+
+def split_path(prepared: PreparedData, split: str) -> Path:
+    """The file of one prepared split."""
+    path = Path(prepared.splits[split].path)  # type: ignore[index]
+    return path if path.is_absolute() else Path(prepared.out_dir) / path
+
+
+async def attach(client: AsyncClient, run: RunFolder) -> Job | None:
+    """The job an earlier attempt created (recorded in run.json or found by run key), if any."""
+    state = run.load_state()
+    job = (
+        await client.jobs.get(state.job_id)
+        if state.job_id
+        else await client.jobs.find_by_run_key(state.run_key)
+    )
+    if job is not None:
+        record_job(run, job)
+    return job
+
+
+async def upload(client: AsyncClient, run: RunFolder, prepared: PreparedData) -> list[str]:
+    """Upload the training (and validation) split, reusing files with the same content."""
+    file_ids = []
+    for split in ("train", "validation"):
+        if split in prepared.splits:
+            uploaded = await client.files.upload_or_reuse(split_path(prepared, split))
+            file_ids.append(uploaded.id)
+    run.update(training_file=file_ids[0], validation_file=(file_ids[1:] or [None])[0])
+    return file_ids
+
+
+async def create_job(
+    client: AsyncClient, run: RunFolder, config: ExperimentConfig, file_ids: list[str]
+) -> Job:
+    """Create the run's job; the client returns the existing one if the run key has one."""
+    spec = JobSpec.from_config(config.job, *file_ids)
+    job = await client.jobs.create(spec, run.load_state().run_key)
+    record_job(run, job)
+    return job
+
+
+async def follow(
+    client: AsyncClient,
+    run: RunFolder,
+    config: ExperimentConfig,
+    job: Job,
+    on_update: OnUpdate | None = None,
+) -> Job:
+    """Record each new event in events.jsonl until the job ends; return the finished job.
+
+    Resumes from cursor.json; `on_update` sees each event once (never a replayed one). A failed
+    job is recorded with the provider's error and raises JobFailedError.
+    """
+    saved = run.events.cursor()
+    cursor = EventCursor.model_validate(saved) if saved and saved["job_id"] == job.id else None
+    updates = client.jobs.follow(
+        job.id,
+        cursor,
+        poll_interval_s=config.job.poll_interval_s,
+        max_poll_interval_s=config.job.max_poll_interval_s,
+        timeout_s=config.job.timeout_s,
+    )
+    async for update in updates:
+        new = run.events.record(
+            update.event.model_dump(mode="json"), update.cursor.model_dump(mode="json")
+        )
+        if new and on_update is not None:
+            await on_update(update)
+    return await finish(client, run, job.id)
+
+
+async def cancel(client: AsyncClient, run: RunFolder, job: Job) -> Job:
+    """Cancel the remote job, record the events up to its end, and mark the run cancelled."""
+    if not job.status.terminal:
+        await client.jobs.cancel(job.id)
+    saved = run.events.cursor()
+    cursor = EventCursor.model_validate(saved) if saved and saved["job_id"] == job.id else None
+    async for update in client.jobs.follow(job.id, cursor, poll_interval_s=0.2, timeout_s=60):
+        run.events.record(
+            update.event.model_dump(mode="json"), update.cursor.model_dump(mode="json")
+        )
+    return await finish(client, run, job.id)
+
+
+async def finish(client: AsyncClient, run: RunFolder, job_id: str) -> Job:
+    """Read the job once more, record it, and settle the run for a failed or cancelled job."""
+    job = await client.jobs.get(job_id)
+    record_job(run, job)
+    if job.status is JobStatus.failed:
+        error = job.error
+        exc = JobFailedError(
+            job.id,
+            code=error.code if error else None,
+            message=error.message if error else None,
+            param=error.param if error else None,
+        )
+        run.fail(exc, code=exc.code)
+        raise exc
+    if job.status is JobStatus.cancelled:
+        run.update(status="cancelled", error=RunError(message=f"job {job.id} was cancelled"))
+    return job
+
+
+async def fetch_results(client: AsyncClient, run: RunFolder, job: Job) -> ResultsSummary | None:
+    """Download the job's result files to results/<file-id>.csv and summarise the first one."""
+    summary = None
+    for file_id in job.result_files:
+        content = await client.files.content(file_id)
+        write_bytes_atomic(run.results_dir / f"{file_id}.csv", content)
+        if summary is None:
+            summary = summarize(parse_results(content))
+    if summary is not None:
+        run.save_model(run.results_dir / "summary.json", summary)
+        run.update(metrics=results_metrics(summary))
+    return summary
+
+
+async def evaluate(
+    client: AsyncClient, run: RunFolder, config: ExperimentConfig, job: Job
+) -> EvaluationResult | None:
+    """Predict the held-out split with the fine-tuned model (and the baseline); None if disabled."""
+    if not config.evaluate.enabled or not job.fine_tuned_model:
+        return None
+    result = await evaluate_run(run.path, client, config, job.fine_tuned_model)
+    run.update(metrics={**run.load_state().metrics, **result.metrics})
+    return result
+
+
+def write_results_report(run: RunFolder, results: ResultsSummary | None) -> None:
+    """report.json and report.md from run.json and the results-file summary."""
+    state = run.load_state()
+    report = {
+        "run": state.model_dump(mode="json", include={"experiment", "run_id", "run_key", "job_id"}),
+        "base_model": state.base_model,
+        "fine_tuned_model": state.fine_tuned_model,
+        "metrics": state.metrics,
+        "results": results.model_dump(mode="json") if results else None,
+    }
+    write_bytes_atomic(run.report_json, orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    rows = "\n".join(
+        f"| {name} | {value:.4g} |"
+        for name, value in sorted(state.metrics.items())
+        if value is not None
+    )
+    markdown = (
+        f"# {state.experiment} / {state.run_id}\n\n"
+        f"Fine-tuned `{state.base_model}` into `{state.fine_tuned_model}` (job `{state.job_id}`).\n\n"
+        f"| metric | value |\n|---|---|\n{rows}\n"
+    )
+    write_bytes_atomic(run.report_md, markdown.encode())
+
+
+def results_metrics(summary: ResultsSummary) -> dict[str, float | None]:
+    """Headline metrics from the results file: final losses and accuracies that exist."""
+    metrics: dict[str, float | None] = {
+        "train_loss": summary.final_train_loss,
+        "valid_loss": summary.final_valid_loss,
+        "valid_accuracy": summary.final_valid_accuracy,
+        "full_valid_loss": summary.final_full_valid_loss,
+        "full_valid_accuracy": summary.final_full_valid_accuracy,
+    }
+    metrics.update({f"classification/{k}": v for k, v in summary.classification.items()})
+    return {name: value for name, value in metrics.items() if value is not None}
+
+
+def record_job(run: RunFolder, job: Job) -> None:
+    """Save job.json and the job's id, files and model in run.json."""
+    run.save_model(run.job_json, job)
+    run.update(
+        job_id=job.id,
+        training_file=job.training_file,
+        validation_file=job.validation_file,
+        fine_tuned_model=job.fine_tuned_model,
+    )
+
+
+def training_progress(update: FollowUpdate) -> tuple[int, int] | None:
+    """(steps done, total steps) from a metrics event, if it says."""
+    data = update.event.data or {}
+    if isinstance(data.get("step"), int) and isinstance(data.get("total_steps"), int):
+        return data["step"], data["total_steps"]
+    match = _STEP.search(update.event.message)
+    return (int(match[1]), int(match[2])) if match else None
