@@ -108,7 +108,7 @@ def test_without_probabilities_the_probability_metrics_are_absent() -> None:
     """Rows without logprobs give label metrics only."""
     data = rows([("a", "a", None), ("b", "a", None)])
     result = classification_metrics(data, ["a", "b"])
-    assert None is result.roc_auc and None is result.log_loss and result.n_scored == 0
+    assert result.roc_auc is None and result.log_loss is None and result.n_scored == 0
     assert "roc_auc" not in result.flat() and result.flat()["accuracy"] == 0.5
 
 
@@ -116,4 +116,4 @@ def test_positive_class_defaults_to_the_last_sorted_and_matches_loosely() -> Non
     """The configured positive class matches with or without its leading space."""
     assert default_positive_class([" negative", " positive"], None) == " positive"
     assert default_positive_class([" negative", " positive"], "negative") == " negative"
-    assert None is default_positive_class(["a", "b", "c"], "a")
+    assert default_positive_class(["a", "b", "c"], "a") is None

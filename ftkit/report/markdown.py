@@ -1,0 +1,64 @@
+"""Render a Report as Markdown (report.md) and as a short summary (a Prefect artifact)."""
+
+from __future__ import annotations
+
+from ftkit.report import tables
+from ftkit.report.model import Report
+from ftkit.report.plots import available_plots
+from ftkit.report.tables import Table
+
+PLOTS_DIR = "plots"
+
+
+def render_markdown(report: Report) -> str:
+    """The whole report as Markdown; plots are linked from plots/<name>.png beside it."""
+    parts = [_summary(report)]
+    sections = [
+        ("Per class", tables.per_class_table(report)),
+        ("Confusion matrix", tables.confusion_table(report)),
+        ("Answers naming no class", tables.invalid_table(report)),
+        ("Answer lengths", tables.text_table(report)),
+        ("Worst errors", tables.worst_errors_table(report)),
+        ("Training", tables.training_table(report)),
+        ("Server-side vs client-side classification metrics", tables.server_table(report)),
+        ("Data", tables.splits_table(report)),
+        ("Data findings", tables.findings_table(report)),
+        ("Cost", tables.cost_table(report)),
+    ]
+    parts += [f"## {title}\n\n{_table(table)}" for title, table in sections if table]
+    plots = available_plots(report)
+    if plots:
+        parts.append(
+            "## Plots\n\n" + "\n\n".join(f"![{p.title}]({PLOTS_DIR}/{p.name}.png)" for p in plots)
+        )
+    if report.notes:
+        parts.append("## Notes\n\n" + "\n".join(f"- {note}" for note in report.notes))
+    return "\n\n".join(parts) + "\n"
+
+
+def summary_markdown(report: Report) -> str:
+    """Overview, gate and headline metrics only: for a Prefect markdown artifact."""
+    return _summary(report) + "\n"
+
+
+def _summary(report: Report) -> str:
+    verdict, reasons = tables.gate_lines(report)
+    lines = [f"# Report: {report.experiment} / {report.run_id}", ""]
+    lines += [f"- **{key}**: {_cell(value)}" for key, value in tables.overview(report)]
+    lines += ["", f"## Quality gate: {verdict}", ""]
+    lines += [f"- {reason}" for reason in reasons] or ["- (no reasons recorded)"]
+    metrics = tables.metrics_table(report)
+    if metrics.rows:
+        lines += ["", "## Metrics", "", _table(metrics)]
+    return "\n".join(lines)
+
+
+def _table(table: Table) -> str:
+    header = "| " + " | ".join(_cell(h) for h in table.headers) + " |"
+    rule = "|" + "|".join("---" for _ in table.headers) + "|"
+    rows = ["| " + " | ".join(_cell(c) for c in row) + " |" for row in table.rows]
+    return "\n".join([header, rule, *rows])
+
+
+def _cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "\\n")
