@@ -201,14 +201,18 @@ def ticket(label: str, rng: random.Random) -> str:
 
 
 def build(n_examples: int = N_EXAMPLES, seed: int = SEED) -> list[dict[str, str]]:
-    """The examples, classes balanced but not equal, in shuffled order."""
+    """Distinct tickets, classes balanced but not equal, in random order."""
     rng = random.Random(seed)
     labels = list(ISSUES)
     weights = [0.3, 0.3, 0.22, 0.18]
-    rows = []
-    for _ in range(n_examples):
+    rows: list[dict[str, str]] = []
+    seen: set[str] = set()
+    while len(rows) < n_examples:
         label = rng.choices(labels, weights)[0]
         text = ticket(label, rng)
+        if text in seen:
+            continue
+        seen.add(text)
         if rng.random() < LABEL_NOISE:
             label = rng.choice([name for name in labels if name != label])
         rows.append({"prompt": f"Ticket: {text}{SEPARATOR}", "completion": f" {label}\n"})

@@ -66,7 +66,7 @@ class RunFolder:
         """Open (creating if needed) the folder of the run this config and its data ask for."""
         data_sha256 = dataset_hash(config)
         key = run_key(config, data_sha256)
-        folder = cls(config.runs_dir / config.name / run_id(key))
+        folder = cls((config.runs_dir / config.name / run_id(key)).resolve())
         folder.path.mkdir(parents=True, exist_ok=True)
         if folder.run_json.is_file():
             state = folder.load_state()

@@ -48,8 +48,7 @@ def prepare(run: RunFolder, config: ExperimentConfig) -> PreparedData:
 
 def split_path(prepared: PreparedData, split: str) -> Path:
     """The file of one prepared split."""
-    path = Path(prepared.splits[split].path)  # type: ignore[index]
-    return path if path.is_absolute() else Path(prepared.out_dir) / path
+    return Path(prepared.splits[split].path)  # type: ignore[index]
 
 
 async def attach(client: AsyncClient, run: RunFolder) -> Job | None:
