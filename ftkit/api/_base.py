@@ -321,7 +321,7 @@ class BaseClient:
     # -- jobs ----------------------------------------------------------------------------------
 
     def _op_job_create(self, spec: JobSpec, run_key: str) -> Generator[Any, Any, Job]:
-        existing = yield from self._op_job_find(run_key)
+        existing = yield from self._op_job_find(run_key, spec)
         if existing is not None:
             log.info("run key %s already has job %s; not creating another", run_key, existing.id)
             return existing
@@ -341,19 +341,20 @@ class BaseClient:
                 delay = self._ambiguous_retry(attempt, exc)
                 yield Sleep(delay)
                 attempt += 1
-                existing = yield from self._op_job_find(run_key)
+                existing = yield from self._op_job_find(run_key, spec)
                 if existing is not None:
                     return existing
 
-    def _op_job_find(self, run_key: str) -> Generator[Any, Any, Job | None]:
+    def _op_job_find(
+        self, run_key: str, spec: JobSpec | None = None
+    ) -> Generator[Any, Any, Job | None]:
         params: dict[str, Any] = {}
         if self.dialect.name == "jobs":
             params = {f"metadata[{RUN_KEY_METADATA}]": run_key, "limit": 100}
-        matches = [
-            job
-            for job in (yield from self._op_job_list(params))
-            if self.dialect.has_run_key(job, run_key)
-        ]
+        jobs = yield from self._op_job_list(params)
+        matches = [job for job in jobs if self.dialect.has_run_key(job, run_key)]
+        if not matches and spec is not None:
+            matches = [job for job in jobs if self.dialect.matches_spec(job, spec)]
         if not matches:
             return None
         if len(matches) > 1:

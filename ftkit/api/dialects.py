@@ -18,6 +18,7 @@ from ftkit.api.models import Checkpoint, FileObject, Job, JobError, JobEvent, Jo
 log = logging.getLogger(__name__)
 
 RUN_KEY_METADATA = "ftkit_run_key"
+_ENDED_BADLY = frozenset({JobStatus.failed, JobStatus.cancelled})
 _LEGACY_SUFFIX_MAX = 40
 
 
@@ -42,6 +43,10 @@ class Dialect(Protocol):
 
     def has_run_key(self, job: Job, run_key: str) -> bool:
         """Whether a job was created with this run key."""
+        ...
+
+    def matches_spec(self, job: Job, spec: JobSpec) -> bool:
+        """Whether a job whose run key cannot be seen (yet) was created from this spec."""
         ...
 
 
@@ -126,6 +131,24 @@ class LegacyDialect:
         return any(key in (text or "") for text in (job.suffix, job.fine_tuned_model)) or (
             job.metadata.get(RUN_KEY_METADATA) == run_key
         )
+
+    def matches_spec(self, job: Job, spec: JobSpec) -> bool:
+        """The real legacy API shows the suffix only in the model name, once training is done.
+        Until then a job is recognised by what it was created from: model, files and the
+        hyperparameters the spec sets (a failed or cancelled one is never reused this way)."""
+        if job.suffix or job.fine_tuned_model or job.status in _ENDED_BADLY:
+            return False
+        if (job.model, job.training_file, job.validation_file) != (
+            spec.model,
+            spec.training_file,
+            spec.validation_file,
+        ):
+            return False
+        wanted = spec.model_dump(
+            include={"n_epochs", "batch_size", "learning_rate_multiplier", "prompt_loss_weight"},
+            exclude_none=True,
+        )
+        return all(job.hyperparameters.get(name) == value for name, value in wanted.items())
 
 
 class JobsDialect:
@@ -215,6 +238,9 @@ class JobsDialect:
 
     def has_run_key(self, job: Job, run_key: str) -> bool:
         return job.metadata.get(RUN_KEY_METADATA) == run_key
+
+    def matches_spec(self, job: Job, spec: JobSpec) -> bool:
+        return False  # the run key is always visible in metadata
 
 
 DIALECTS: dict[str, Dialect] = {"legacy": LegacyDialect(), "jobs": JobsDialect()}

@@ -1,0 +1,241 @@
+"""Client benchmark, against the embedded backend on loopback, in one run:
+
+1. completions throughput: ftkit's AsyncClient vs the official SDK's AsyncOpenAI, same backend,
+   same concurrency, same requests (alternating rounds, best and median of each);
+2. following a ~1,000-event job: HTTP requests and bytes the follower spends, and how many event
+   objects it downloaded per distinct event (target: 1.0), for ftkit (jobs polling and legacy
+   SSE) and for the SDK's usual loop (poll `list_events` with auto-pagination).
+
+Run: .venv/bin/python bench/client.py [--requests 2000] [--concurrency 32] [--events 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ftkit.api import AsyncClient, Client, JobSpec
+from ftkit.backend import BackendSettings, running_backend
+from ftkit.config import ProviderConfig
+
+MODEL = "babbage-002"
+
+
+async def _drive(n: int, concurrency: int, one) -> float:
+    """Requests per second for `n` calls of `one(i)` with `concurrency` in flight."""
+    queue = iter(range(n))
+
+    async def worker() -> None:
+        for i in queue:
+            await one(i)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return n / (time.perf_counter() - started)
+
+
+async def throughput(url: str, n: int, concurrency: int, rounds: int) -> dict[str, list[float]]:
+    from openai import AsyncOpenAI
+
+    prompts = [f"Ticket {i}: my order has not arrived\n\n###\n\n" for i in range(n)]
+    ftkit = AsyncClient(ProviderConfig(kind="local"), base_url=url)
+    sdk = AsyncOpenAI(base_url=url, api_key="unused", max_retries=2)
+
+    async def ftkit_one(i: int) -> None:
+        await ftkit.completions.create(MODEL, [prompts[i]], max_tokens=1, logprobs=5)
+
+    async def sdk_one(i: int) -> None:
+        await sdk.completions.create(
+            model=MODEL, prompt=prompts[i], max_tokens=1, logprobs=5, temperature=0
+        )
+
+    results: dict[str, list[float]] = {"ftkit AsyncClient": [], "openai AsyncOpenAI": []}
+    await _drive(min(n, 200), concurrency, ftkit_one)  # warm-up both pools and the server
+    await _drive(min(n, 200), concurrency, sdk_one)
+    for r in range(rounds):
+        order = [("ftkit AsyncClient", ftkit_one), ("openai AsyncOpenAI", sdk_one)]
+        for name, one in order if r % 2 == 0 else order[::-1]:
+            results[name].append(await _drive(n, concurrency, one))
+    await ftkit.close()
+    await sdk.close()
+    return results
+
+
+def _training_file(path: Path, n: int) -> Path:
+    labels = [" billing", " shipping", " account", " refund"]
+    with path.open("w") as out:
+        for i in range(n):
+            label = labels[i % 4]
+            out.write(
+                json.dumps(
+                    {
+                        "prompt": f"ticket {i} about{label} issue\n\n###\n\n",
+                        "completion": label + "\n",
+                    }
+                )
+                + "\n"
+            )
+    return path
+
+
+class EventCounter:
+    """Counts event objects in event-list and SSE responses (an httpx response hook)."""
+
+    def __init__(self) -> None:
+        self.objects = 0
+
+    def __call__(self, response: httpx.Response) -> None:
+        if "/events" not in response.url.path:
+            return
+        response.read()
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            self.objects += sum(
+                1
+                for line in response.text.splitlines()
+                if line.startswith("data:") and "[DONE]" not in line
+            )
+        else:
+            self.objects += len(response.json().get("data") or [])
+
+
+def follow_cost(
+    url: str,
+    admin: httpx.Client,
+    dialect: str,
+    examples: int,
+    epochs: int,
+    step_s: float,
+    tmp: Path,
+    how: str,
+) -> dict[str, Any]:
+    """Create a job, follow it to the end, return requests/bytes/event objects spent."""
+    admin.post("/_ftkit/settings", json={"step_seconds": step_s})
+    provider = ProviderConfig(kind="local", dialect=dialect)
+    with Client(provider, base_url=url) as setup:
+        train = setup.files.upload_or_reuse(_training_file(tmp / "train.jsonl", examples))
+        spec = JobSpec(model=MODEL, training_file=train.id, n_epochs=epochs, batch_size=1)
+        job = setup.jobs.create(spec, run_key=f"bench-{dialect}-{how}-{time.time()}")
+    admin.delete("/_ftkit/stats")
+    counter = EventCounter()
+    started = time.perf_counter()
+    if how == "ftkit":
+        http = httpx.Client(event_hooks={"response": [counter]})
+        with Client(provider, base_url=url, http_client=http) as client:
+            events = sum(
+                1 for _ in client.jobs.follow(job.id, poll_interval_s=0.2, max_poll_interval_s=1.0)
+            )
+    else:  # the SDK's usual loop: poll, list all events (auto-paginated), print the new ones
+        from openai import OpenAI
+
+        http = httpx.Client(event_hooks={"response": [counter]})
+        sdk = OpenAI(base_url=url, api_key="unused", http_client=http)
+        seen: set[str] = set()
+        while True:
+            status = sdk.fine_tuning.jobs.retrieve(job.id).status
+            for event in sdk.fine_tuning.jobs.list_events(job.id, limit=100):
+                seen.add(event.id)
+            if status in ("succeeded", "failed", "cancelled"):
+                break
+            time.sleep(0.2)
+        events = len(seen)
+    elapsed = time.perf_counter() - started
+    stats = admin.get("/_ftkit/stats").json()
+    return {
+        "follower": f"{how} ({dialect})",
+        "events": events,
+        "requests": stats["total"],
+        "bytes_out": stats["bytes_out"],
+        "event_objects_fetched": counter.objects,
+        "objects_per_event": counter.objects / max(events, 1),
+        "seconds": elapsed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--examples", type=int, default=240, help="training examples")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--step-seconds", type=float, default=0.004)
+    args = parser.parse_args()
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_backend(BackendSettings(data_dir=Path(tmp) / "backend")) as url,
+    ):
+        print(f"embedded backend at {url}")
+        print(
+            f"\n1. completions, {args.requests} single-prompt requests, concurrency "
+            f"{args.concurrency}, {args.rounds} rounds (logprobs=5, max_tokens=1)"
+        )
+        rates = asyncio.run(throughput(url, args.requests, args.concurrency, args.rounds))
+        for name, values in rates.items():
+            print(
+                f"   {name:20s} median {statistics.median(values):7.0f} req/s   best "
+                f"{max(values):7.0f} req/s   rounds {', '.join(f'{v:.0f}' for v in values)}"
+            )
+        ratio = statistics.median(rates["ftkit AsyncClient"]) / statistics.median(
+            rates["openai AsyncOpenAI"]
+        )
+        print(f"   ftkit / openai = {ratio:.2f}x")
+
+        admin = httpx.Client(base_url=url.removesuffix("/v1"))
+        print(
+            f"\n2. following a job of {args.examples} examples x {args.epochs} epochs "
+            f"(batch 1), one step every {args.step_seconds * 1000:.0f} ms"
+        )
+        rows = [
+            follow_cost(
+                url,
+                admin,
+                "jobs",
+                args.examples,
+                args.epochs,
+                args.step_seconds,
+                Path(tmp),
+                "ftkit",
+            ),
+            follow_cost(
+                url,
+                admin,
+                "legacy",
+                args.examples,
+                args.epochs,
+                args.step_seconds,
+                Path(tmp),
+                "ftkit",
+            ),
+            follow_cost(
+                url,
+                admin,
+                "jobs",
+                args.examples,
+                args.epochs,
+                args.step_seconds,
+                Path(tmp),
+                "openai-sdk-poll",
+            ),
+        ]
+        print(
+            f"   {'follower':24s} {'events':>7s} {'requests':>9s} {'bytes out':>11s} "
+            f"{'objects/event':>14s} {'seconds':>8s}"
+        )
+        for row in rows:
+            print(
+                f"   {row['follower']:24s} {row['events']:7d} {row['requests']:9d} "
+                f"{row['bytes_out']:11d} {row['objects_per_event']:14.2f} {row['seconds']:8.1f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
