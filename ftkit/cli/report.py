@@ -1,7 +1,64 @@
-"""`ftkit report`: not built yet."""
+"""`ftkit report RUN`: rebuild a run's report from its folder, without calling any API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
+
+from ftkit.cli._common import FormatOpt, OutputFormat, print_json
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the ftkit app."""
+    app.command("report")(report)
+
+
+def report(
+    run_ref: Annotated[
+        str, typer.Argument(help="Run folder path, run id (prefix) or experiment/run-id.")
+    ],
+    promote: Annotated[
+        bool,
+        typer.Option(
+            "--promote/--no-promote",
+            help="Apply the quality gate: a passing run becomes the experiment's champion.",
+        ),
+    ] = False,
+    runs_dir: Annotated[
+        Path, typer.Option("--runs-dir", help="The runs directory (for run ids).")
+    ] = Path("runs"),
+    output: FormatOpt = OutputFormat.text,
+) -> None:
+    """Rebuild report.json, report.md and report.html of a run from its files alone.
+
+    Example: ftkit report 3f2a9c   (or: ftkit report runs/support-tickets/3f2a9c)
+    """
+    from ftkit.report import report_run
+    from ftkit.report.tables import gate_lines, metrics_table
+    from ftkit.runs import RunFolder
+
+    folder = RunFolder.open(run_ref, runs_dir)
+    built, paths = report_run(folder.path, folder.load_config(), promote=promote)
+    if output is OutputFormat.json:
+        print_json(
+            {
+                "run": f"{built.experiment}/{built.run_id}",
+                "files": {
+                    "json": str(paths.json_path),
+                    "markdown": str(paths.markdown),
+                    "html": str(paths.html),
+                    "plots": [str(p) for p in paths.plots],
+                },
+                "gate": built.gate.model_dump(mode="json") if built.gate else None,
+                "metrics": built.metrics,
+            }
+        )
+        return
+    verdict, reasons = gate_lines(built)
+    typer.echo(f"report of {built.experiment}/{built.run_id}")
+    for row in metrics_table(built).rows:
+        typer.echo(f"  {row[0]:<24} {row[1]:>8}   baseline {row[2]:>8}  {row[3]}")
+    typer.echo(f"gate: {verdict}" + (f" ({'; '.join(reasons)})" if reasons else ""))
+    typer.echo(f"wrote {paths.html}\n      {paths.markdown}\n      {paths.json_path}")
