@@ -9,7 +9,7 @@ and a whole candidate's probability is the product of its tokens' probabilities.
 
 A `Background` unigram model can be mixed in (free-text models): on the trie
 p(t) = (1 − ε)·p_trie(t) + ε·p_bg(t); once the text leaves every candidate, p(t) = p_bg(t).
-Sampling considers the trie's tokens plus the background's 16 most probable tokens; the
+Sampling considers the trie's tokens plus the background's 64 most probable tokens; the
 reported log-probabilities are always the full model's.
 """
 

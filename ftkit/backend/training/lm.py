@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-TOP_CACHE = 16
+TOP_CACHE = 64
 
 
 class UnigramLM:
@@ -38,11 +38,11 @@ class UnigramLM:
             return np.log(self.prob(tokens))
 
     def top(self) -> tuple[np.ndarray, np.ndarray]:
-        """The most probable tokens (up to 16), most probable first, with their probabilities."""
+        """The 64 most probable tokens, most probable (then lowest id) first, with probabilities."""
         if self._top is None:
             k = min(TOP_CACHE, len(self.counts))
             tokens = np.argpartition(-self.counts, k - 1)[:k]
-            tokens = tokens[np.argsort(-self.counts[tokens], kind="stable")]
+            tokens = tokens[np.lexsort((tokens, -self.counts[tokens]))]  # ties: lower id first
             self._top = tokens, self.prob(tokens)
         return self._top
 

@@ -8,8 +8,9 @@ prompt-loss term and for `echo`) and one head:
 - `RetrievalGenerator` (see `retrieval`): neighbours' completions plus a background unigram.
 
 `base_model(name)` is a RetrievalGenerator with an empty memory whose background is uniform over
-48 common English tokens and end-of-text: it knows nothing about anyone's data, answers every
-prompt with generic words, and reports log(1/49) ≈ −3.89 per token, its real probability.
+50 common English words and punctuation plus end-of-text: it knows nothing about anyone's data,
+answers every prompt with generic words, and reports log(1/51) ≈ −3.93 per token, its real
+probability.
 
 Files are numpy `.npz` archives (no pickle): arrays plus one JSON metadata entry, written to a
 temporary file and renamed into place.
