@@ -18,7 +18,7 @@ table{border-collapse:collapse;margin:.5rem 0;font-size:13px} th,td{border:1px s
 text-align:left;vertical-align:top} th{background:#f4f4f6} td.num{text-align:right;font-variant-numeric:tabular-nums}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px} dt{font-weight:600}
 .pass{color:#0a7d32;font-weight:700} .fail{color:#b3261e;font-weight:700} .muted{color:#666}
-.plots{display:flex;flex-wrap:wrap;gap:12px} figure{margin:0} figcaption{font-size:12px;color:#555}
+.plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:12px} figure{margin:0} figure img{width:100%;height:auto}
 pre{background:#f6f8fa;padding:.75rem;overflow:auto;font-size:12px} td.text{max-width:420px;white-space:pre-wrap;word-break:break-word}
 """
 
@@ -54,8 +54,7 @@ def render_html(report: Report, images: dict[str, bytes] | None = None) -> str:
     if images:
         figures = "".join(
             f"<figure><img alt='{escape(p.title)}' src='data:image/png;base64,"
-            f"{base64.b64encode(images[p.name]).decode()}'><figcaption>{escape(p.title)}"
-            "</figcaption></figure>"
+            f"{base64.b64encode(images[p.name]).decode()}'></figure>"
             for p in available_plots(report)
         )
         body.append(_section("plots", "Plots", f"<div class='plots'>{figures}</div>"))

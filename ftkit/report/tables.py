@@ -5,6 +5,7 @@ Each function returns strings only, so both formats show the same numbers the sa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ftkit.report.model import Report
@@ -24,6 +25,8 @@ HEADLINE = (
     "normalized_exact_match",
     "token_f1",
 )
+
+FBETA = re.compile(r"f\d+(\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -84,12 +87,14 @@ def metrics_table(report: Report) -> Table:
     """Headline metrics of the fine-tuned model, with the baseline and the difference."""
     metrics = report.metrics
     names = [name for name in HEADLINE if name in metrics]
-    names += sorted(name for name in metrics if name.startswith("f") and name[1:2].isdigit())
+    names += sorted(name for name in metrics if FBETA.fullmatch(name) and name not in names)
     deltas = {row.metric: row for row in report.comparison}
     rows = []
     for name in names:
         delta = deltas.get(name)
-        mark = "" if delta is None or delta.improved is None else (" ▲" if delta.improved else " ▼")
+        mark = ""
+        if delta is not None and delta.improved is not None and delta.delta:
+            mark = " ▲" if delta.improved else " ▼"
         rows.append(
             [
                 name,
