@@ -140,6 +140,8 @@ def _separator_findings(scan: Scan, fixes: set[str], decisions: Decisions) -> li
         ]
     suffix = scan.prompt_suffix or ""
     if suffix:
+        # A known marker at the end is the separator; text before it belongs to the prompts.
+        suffix = next((s for s in (*SEPARATORS, SEPARATOR_FALLBACK) if suffix.endswith(s)), suffix)
         decisions.prompt_separator = suffix
         long_note = (
             " It is long; a short marker such as '\\n\\n###\\n\\n' works as well."

@@ -117,15 +117,14 @@ def _recased(line: int, obj: dict[str, Any], problems: list[Problem]) -> dict[st
 
 def _chat_example(line: int, obj: dict[str, Any]) -> tuple[Example | None, list[Problem]]:
     problems: list[Problem] = []
+    if "messages" not in obj and ("prompt" in obj or "completion" in obj):
+        return None, [("mixed_format", line, "prompt/completion")]
     unknown = [key for key in obj if key not in CHAT_TOP_KEYS]
     if unknown:
         problems.append(("unknown_keys", line, ",".join(sorted(unknown))))
-    messages = obj.get("messages")
+    messages = obj.get("messages", _MISSING)
     if not isinstance(messages, list) or not messages:
-        if "prompt" in obj or "completion" in obj:
-            problems.append(("mixed_format", line, "prompt/completion"))
-        else:
-            problems.append(("chat_messages", line, _type_name(messages)))
+        problems.append(("chat_messages", line, _type_name(messages)))
         return None, problems
     usable = True
     last_assistant = -1

@@ -73,6 +73,8 @@ def prepare_dataset(
     shape = scan.shape or "prompt_completion"
     task_type: TaskType = scan.task_type() if scan.examples else "conditional_generation"
     findings = _bom_finding(reader) + line_findings(scan, "drop-invalid" in chosen)
+    if task_type == "open_ended_generation":  # empty prompts are the norm there
+        findings = [f for f in findings if f.code != "empty_prompt"]
 
     duplicates = scan.duplicate_mask()
     findings += _duplicate_findings(scan, duplicates, "drop-duplicates" in chosen)
@@ -109,6 +111,7 @@ def prepare_dataset(
         model,
         checks.max_listed_lines,
     )
+    findings = [f for f in findings if f.code not in checks.disable]
     plan = Plan(**{**plan.__dict__, "write": not _errors(findings)})
     if parallel is None:
         parallel = (
@@ -125,6 +128,7 @@ def prepare_dataset(
         writer.add(result)
         totals.add(result, scan)
     findings += _second_pass_findings(totals, plan)
+    findings = [f for f in findings if f.code not in checks.disable]
     written = not _errors(findings)
     hashes = writer.finish([written and n > 0 for n in totals.examples])
 
@@ -139,7 +143,6 @@ def prepare_dataset(
                     label_counts=dict(totals.labels[index].most_common()),
                     tokens=totals.tokens[index] if checks.count_tokens else None,
                 )
-    findings = [f for f in findings if f.code not in checks.disable]
     findings.sort(
         key=lambda f: CODE_ORDER.index(f.code) if f.code in CODE_ORDER else len(CODE_ORDER)
     )

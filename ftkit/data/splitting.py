@@ -63,10 +63,11 @@ def assign_splits(
         members = members[np.argsort(group_order[members], kind="stable")]
         member_sizes = sizes[members]
         n_valid, n_test = _targets(int(member_sizes.sum()), len(members), fractions)
-        starts = np.cumsum(member_sizes) - member_sizes
+        # A group goes where its middle falls, so one big group cannot swallow a small split.
+        middles = np.cumsum(member_sizes) - member_sizes / 2
         codes_here = np.full(len(members), TRAIN, dtype=np.uint8)
-        codes_here[starts < n_test + n_valid] = VALIDATION
-        codes_here[starts < n_test] = TEST
+        codes_here[middles < n_test + n_valid] = VALIDATION
+        codes_here[middles < n_test] = TEST
         group_codes[members] = codes_here
     codes[:] = group_codes[inverse]
     return codes
