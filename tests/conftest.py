@@ -10,3 +10,24 @@ import tempfile
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="ftkit-test-prefect-"))
+
+
+
+# --- the embedded backend (ftkit.backend) --------------------------------------------------------
+
+import pytest
+
+
+@pytest.fixture
+def backend(tmp_path):  # type: ignore[no-untyped-def]
+    """A fresh embedded backend on a free loopback port with its own data dir (open, no key).
+
+    Yields a `ftkit.backend.testing.BackendHandle`: `.url` (base URL ending in /v1),
+    `.settings`, `.data_dir`, and admin helpers `set_faults(**plan)`, `clear_faults()`,
+    `stats()`, `reset_stats()`, `set_timing(**kw)` (also reachable as `backend.admin.<helper>`).
+    """
+    from ftkit.backend.settings import BackendSettings
+    from ftkit.backend.testing import started_backend
+
+    with started_backend(BackendSettings(data_dir=tmp_path / "backend")) as handle:
+        yield handle
