@@ -1,0 +1,304 @@
+"""The client against the real embedded backend over loopback, in both dialects."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from ftkit.api import AsyncClient, EventCursor, JobSpec, JobStatus, set_testing
+from ftkit.config import ProviderConfig
+from ftkit.errors import (
+    ConfigError,
+    InternalServerError,
+    NotFoundError,
+    QuotaExceededError,
+)
+from ftkit.results import fetch_results, summarize
+
+from .conftest import count, make_client, write_training_file
+
+DIALECTS = ["jobs", "legacy"]
+FAST = {"poll_interval_s": 0.02, "max_poll_interval_s": 0.2}
+
+
+def test_files_roundtrip(backend, train_file, tmp_path):
+    """Upload with progress, list, get, content, streamed download, delete."""
+    progress: list[tuple[int, int]] = []
+    with make_client(backend) as client:
+        item = client.files.upload(train_file, progress=lambda d, t: progress.append((d, t)))
+        size = train_file.stat().st_size
+        assert (item.filename, item.bytes, item.purpose) == ("train.jsonl", size, "fine-tune")
+        assert progress[-1] == (size, size)
+        assert client.files.wait_processed(item.id, timeout_s=10).status == "processed"
+        assert item.id in [f.id for f in client.files.list()]
+        assert client.files.get(item.id).bytes == size
+        assert client.files.content(item.id) == train_file.read_bytes()
+        dest = client.files.download(item.id, tmp_path / "out" / "copy.jsonl")
+        assert dest.read_bytes() == train_file.read_bytes()
+        assert client.files.delete(item.id) is True
+        with pytest.raises(NotFoundError) as info:
+            client.files.get(item.id)
+        assert info.value.request_id
+
+
+def test_file_list_follows_pages(backend, tmp_path):
+    """Listing walks every page (`after` while has_more)."""
+    with make_client(backend) as client:
+        ids = {
+            client.files.upload(write_training_file(tmp_path / f"t{i}.jsonl", 10, salt=str(i))).id
+            for i in range(5)
+        }
+        listed = client._run(client._op_pages("/files", {"limit": 2}, "files"))
+    assert ids <= {item["id"] for item in listed}
+    assert count(backend, "GET", "/v1/files") >= 3
+
+
+def test_upload_or_reuse_uploads_each_content_once(backend, train_file, tmp_path):
+    """The same bytes are uploaded once, even from another client (machine) or another path."""
+    copy = tmp_path / "elsewhere" / "train.jsonl"
+    copy.parent.mkdir()
+    copy.write_bytes(train_file.read_bytes())
+    with make_client(backend) as one, make_client(backend) as other:
+        first = one.files.upload_or_reuse(train_file)
+        assert other.files.upload_or_reuse(copy).id == first.id
+        assert one.files.upload_or_reuse(train_file).id == first.id
+    assert first.filename.startswith("train.") and first.filename.endswith(".jsonl")
+    assert count(backend, "POST", "/v1/files") == 1
+
+
+@pytest.mark.parametrize("fault", [{"error_rate": 1.0, "error_status": 500}, {"drop_rate": 1.0}])
+def test_upload_or_reuse_survives_failures_without_duplicates(backend, train_file, fault):
+    """A 5xx or a dropped connection during upload: looked up, retried, one file in the end."""
+    backend.set_faults(
+        **{**fault, "path_pattern": "^/v1/files$", "methods": ["POST"], "count": 1},
+    )
+    with make_client(backend) as client:
+        item = client.files.upload_or_reuse(train_file)
+        same = [f for f in client.files.list() if f.filename == item.filename]
+    assert [f.id for f in same] == [item.id]
+    assert count(backend, "POST", "/v1/files") == 2
+
+
+def test_retries_429_with_retry_after_then_succeeds(backend):
+    """429s with retry-after-ms are retried; the request count shows each attempt."""
+    backend.set_faults(
+        error_rate=1.0,
+        error_status=429,
+        retry_after_ms=5,
+        count=2,
+        path_pattern="^/v1/models$",
+    )
+    with make_client(backend) as client:
+        assert any(m.id == "babbage-002" for m in client.models.list())
+    assert count(backend, "GET", "/v1/models") == 3
+
+
+def test_5xx_beyond_max_retries_is_raised(backend):
+    """Persistent 503s are retried max_retries times, then InternalServerError."""
+    backend.set_faults(
+        error_rate=1.0,
+        error_status=503,
+        path_pattern="^/v1/models$",
+    )
+    with make_client(backend, max_retries=3) as client, pytest.raises(InternalServerError):
+        client.models.list()
+    assert count(backend, "GET", "/v1/models") == 4
+
+
+def test_quota_is_not_retried(backend):
+    """429 insufficient_quota: one request, QuotaExceededError."""
+    backend.set_faults(quota=True, path_pattern="^/v1/models$")
+    with make_client(backend) as client, pytest.raises(QuotaExceededError):
+        client.models.list()
+    assert count(backend, "GET", "/v1/models") == 1
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_job_lifecycle(backend, train_file, dialect, tmp_path):
+    """Create, follow to success (each event once, oldest first), results, completions, models."""
+    with make_client(backend, dialect) as client:
+        train = client.files.upload_or_reuse(train_file)
+        spec = JobSpec(
+            model="babbage-002" if dialect == "jobs" else "ada",
+            training_file=train.id,
+            n_epochs=2,
+            suffix="demo",
+        )
+        job = client.jobs.create(spec, run_key=f"lifecycle-{dialect}")
+        assert job.status in (JobStatus.pending, JobStatus.validating, JobStatus.queued)
+        updates = list(client.jobs.follow(job.id, **FAST))
+        listed = client.jobs.events(job.id)
+        final = client.jobs.get(job.id)
+        assert final.status is JobStatus.succeeded
+        assert final.fine_tuned_model
+        assert [u.event.message for u in updates] == [e.message for e in listed]
+        assert len({u.event.id for u in updates}) == len(updates)
+        assert [u.cursor.seen for u in updates] == list(range(1, len(updates) + 1))
+        assert updates[-1].job_status is JobStatus.succeeded
+        created_at = [u.event.created_at for u in updates]
+        assert created_at == sorted(created_at)
+        summary = summarize(fetch_results(client, final))
+        assert summary.final_train_loss is not None
+        assert client.jobs.find_by_run_key(f"lifecycle-{dialect}").id == job.id
+        assert job.id in [j.id for j in client.jobs.list()]
+        choices = client.completions.create(
+            final.fine_tuned_model,
+            ["ticket 1: a question about billing\n\n###\n\n"] * 3,
+            max_tokens=1,
+            logprobs=2,
+        )
+        assert [c.index for c in choices] == [0, 1, 2]
+        assert choices[0].logprobs and choices[0].logprobs.top_logprobs
+        assert final.fine_tuned_model in [m.id for m in client.models.list()]
+        assert client.models.delete(final.fine_tuned_model) is True
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_create_is_idempotent_per_run_key(backend, train_file, dialect):
+    """The same run key twice: one POST, one job."""
+    with make_client(backend, dialect) as client:
+        spec = JobSpec(
+            model="babbage-002", training_file=client.files.upload_or_reuse(train_file).id
+        )
+        first = client.jobs.create(spec, run_key="same-key")
+        again = client.jobs.create(spec, run_key="same-key")
+    assert again.id == first.id
+    assert count(backend, "POST", "/v1/(fine-tunes|fine_tuning/jobs)") == 1
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize(
+    "fault", [{"error_rate": 1.0, "error_status": 500}, {"drop_rate": 1.0}, {"latency_s": 0.3}]
+)
+def test_create_after_ambiguous_failure_makes_one_job(backend, train_file, dialect, fault):
+    """5xx, a dropped connection or a lost answer (timeout) on create: looked up, one job."""
+    if "latency_s" in fault:
+        set_testing(False)  # the real backoff gives the slow server time to finish
+    with make_client(backend, dialect) as setup:
+        spec = JobSpec(
+            model="babbage-002", training_file=setup.files.upload_or_reuse(train_file).id
+        )
+    backend.set_faults(
+        **{
+            **fault,
+            "path_pattern": "^/v1/(fine-tunes|fine_tuning/jobs)$",
+            "methods": ["POST"],
+            "count": 1,
+        },
+    )
+    with make_client(backend, dialect, timeout_s=0.2, max_retries=4) as client:
+        job = client.jobs.create(spec, run_key="ambiguous")
+        mine = [
+            j
+            for j in client.jobs.list()
+            if client.dialect.has_run_key(j, "ambiguous") or j.id == job.id
+        ]
+    assert [j.id for j in mine] == [job.id]
+    # a lost answer (timeout) is found by the lookup; a 5xx or a drop means one more POST
+    posts = count(backend, "POST", "/v1/(fine-tunes|fine_tuning/jobs)")
+    assert posts == (1 if "latency_s" in fault else 2)
+
+
+def test_failed_job_carries_the_provider_error(backend, train_file):
+    """A job failing mid-training ends the follow; the job has code and message."""
+    backend.set_faults(fail_job_at_step=2, fail_job_code="boom")
+    with make_client(backend) as client:
+        spec = JobSpec(
+            model="babbage-002", training_file=client.files.upload_or_reuse(train_file).id
+        )
+        job = client.jobs.create(spec, run_key="fails")
+        updates = list(client.jobs.follow(job.id, **FAST))
+        final = client.jobs.get(job.id)
+    assert updates[-1].job_status is JobStatus.failed
+    assert final.status is JobStatus.failed
+    assert final.error is not None and final.error.code == "boom"
+
+
+def test_cancel_pause_resume_and_checkpoints(backend, train_file):
+    """Jobs dialect: pause, resume, cancel; checkpoints after success; legacy has no pause."""
+    backend.set_timing(step_seconds=0.05)
+    with make_client(backend) as client:
+        spec = JobSpec(
+            model="babbage-002",
+            training_file=client.files.upload_or_reuse(train_file).id,
+            n_epochs=3,
+        )
+        job = client.jobs.create(spec, run_key="controls")
+        for update in client.jobs.follow(job.id, **FAST):
+            if update.event.type == "metrics" or update.job_status is JobStatus.running:
+                break
+        assert client.jobs.pause(job.id).status is JobStatus.paused
+        assert client.jobs.resume(job.id).status in (JobStatus.queued, JobStatus.running)
+        assert client.jobs.cancel(job.id).status is JobStatus.cancelled
+        backend.set_timing(step_seconds=0)
+        other = client.jobs.create(spec, run_key="checkpoints")
+        client.jobs.wait(other.id, **FAST)
+        points = client.jobs.checkpoints(other.id)
+        assert points and all(p.fine_tuning_job_id == other.id for p in points)
+    with make_client(backend, "legacy") as legacy:
+        assert legacy.jobs.checkpoints("ft-whatever") == []
+        with pytest.raises(ConfigError, match="jobs dialect"):
+            legacy.jobs.pause("ft-whatever")
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_follow_resumes_from_a_saved_cursor(backend, train_file, dialect):
+    """Stop after a few events, persist the cursor as JSON, resume: nothing lost or repeated."""
+    with make_client(backend, dialect) as client:
+        spec = JobSpec(
+            model="babbage-002",
+            training_file=client.files.upload_or_reuse(train_file).id,
+            n_epochs=2,
+        )
+        job = client.jobs.create(spec, run_key=f"resume-{dialect}")
+        first = []
+        for update in client.jobs.follow(job.id, **FAST):
+            first.append(update)
+            if len(first) == 3:
+                break
+        saved = first[-1].cursor.model_dump_json()
+    with make_client(backend, dialect) as client:  # "after a crash": a new process
+        cursor = EventCursor.model_validate(json.loads(saved))
+        rest = list(client.jobs.follow(job.id, cursor, **FAST))
+        everything = client.jobs.events(job.id)
+    got = [u.event.message for u in first + rest]
+    assert got == [e.message for e in everything]
+    assert rest[0].cursor.seen == 4
+
+
+def test_async_client_same_surface(backend, train_file):
+    """AsyncClient: upload_or_reuse, idempotent create, follow, batched completions."""
+
+    async def scenario() -> tuple[int, int, list[str]]:
+        provider = ProviderConfig(kind="local")
+        async with AsyncClient(provider, base_url=backend.url) as client:
+            train = await client.files.upload_or_reuse(train_file)
+            spec = JobSpec(model="babbage-002", training_file=train.id, n_epochs=1)
+            job = await client.jobs.create(spec, run_key="async")
+            again = await client.jobs.create(spec, run_key="async")
+            assert again.id == job.id
+            events = [u async for u in client.jobs.follow(job.id, **FAST)]
+            final = await client.jobs.get(job.id)
+            prompts = [f"ticket {i}: a question about refund\n\n###\n\n" for i in range(5)]
+            results = await asyncio.gather(
+                *(
+                    client.completions.create(final.fine_tuned_model, prompts, max_tokens=1)
+                    for _ in range(4)
+                )
+            )
+            return len(events), len(await client.jobs.events(job.id)), [c.text for c in results[0]]
+
+    n_followed, n_events, texts = asyncio.run(scenario())
+    assert n_followed == n_events
+    assert len(texts) == 5
+
+
+def test_download_to_missing_dir_and_path_types(backend, train_file, tmp_path: Path):
+    """download creates parent folders and accepts str paths."""
+    with make_client(backend) as client:
+        item = client.files.upload(str(train_file))
+        out = client.files.download(item.id, str(tmp_path / "a" / "b" / "c.jsonl"))
+    assert out.read_bytes() == train_file.read_bytes()
