@@ -39,7 +39,7 @@ from ftkit.backend.training.decoding import (
     generate,
 )
 from ftkit.backend.training.examples import Format, render_chat
-from ftkit.backend.training.features import N_FEATURES, prompt_features
+from ftkit.backend.training.features import N_FEATURES, PromptVectorizer
 from ftkit.backend.training.lm import UnigramLM
 from ftkit.backend.training.retrieval import RetrievalGenerator
 from ftkit.data.tokens import encoding_name, get_encoding
@@ -161,11 +161,13 @@ class CompletionModel:
         self,
         base_model: str,
         data_format: Format,
+        vectorizer: PromptVectorizer,
         prompt_lm: UnigramLM,
         head: ClassifierHead | RetrievalHead,
     ) -> None:
         self.base_model = base_model
         self.data_format = data_format
+        self.vectorizer = vectorizer
         self.prompt_lm = prompt_lm
         self.head = head
         self.encoding = get_encoding(encoding_name(base_model))
@@ -201,7 +203,7 @@ class CompletionModel:
             16 if max_tokens is None else max_tokens, temperature, top_p, logprobs, stops
         )
         rng = np.random.default_rng(seed)
-        candidates = self.head.prompt_candidates(prompt_features(prompts, self.encoding.name))
+        candidates = self.head.prompt_candidates(self.vectorizer.transform(prompts))
         token_text = functools.partial(_token_text, self.encoding.name)
         eot = self.encoding.eot_token
         results = []
@@ -267,14 +269,22 @@ class CompletionModel:
     def save(self, path: Path) -> Path:
         """Write the model to `path` (.npz) atomically; returns `path`."""
         ids, counts = self.prompt_lm.sparse()
+        frequency = self.vectorizer.document_frequency_
+        columns = np.flatnonzero(frequency)
         meta: dict[str, Any] = {
             "version": FORMAT_VERSION,
             "kind": self.kind,
             "base_model": self.base_model,
             "format": self.data_format,
-            "n_features": N_FEATURES,
+            "n_features": self.vectorizer.n_features,
+            "n_documents": self.vectorizer.n_documents_,
         }
-        arrays: dict[str, np.ndarray] = {"prompt_ids": ids, "prompt_counts": counts}
+        arrays: dict[str, np.ndarray] = {
+            "prompt_ids": ids,
+            "prompt_counts": counts,
+            "df_columns": columns,
+            "df_values": frequency[columns],
+        }
         if isinstance(self.head, ClassifierHead):
             estimator = self.head.estimator
             rows = np.flatnonzero(np.any(estimator.weights_ != 0, axis=1))
@@ -322,6 +332,9 @@ def load_model(path: Path) -> CompletionModel:
     prompt_lm = UnigramLM.from_sparse(
         encoding.n_vocab, PROMPT_LM_ALPHA, arrays["prompt_ids"], arrays["prompt_counts"]
     )
+    vectorizer = PromptVectorizer(encoding.name, meta["n_features"]).fit([])
+    vectorizer.document_frequency_[arrays["df_columns"]] = arrays["df_values"]
+    vectorizer.n_documents_ = meta["n_documents"]
     head: ClassifierHead | RetrievalHead
     if meta["kind"] == "classifier":
         estimator = SoftmaxSGDClassifier()
@@ -352,7 +365,7 @@ def load_model(path: Path) -> CompletionModel:
             meta["beta"],
         )
         head = RetrievalHead(generator)
-    return CompletionModel(meta["base_model"], meta["format"], prompt_lm, head)
+    return CompletionModel(meta["base_model"], meta["format"], vectorizer, prompt_lm, head)
 
 
 def base_model(name: str) -> CompletionModel:
@@ -369,7 +382,8 @@ def base_model(name: str) -> CompletionModel:
     )
     data_format: Format = "chat" if name in CHAT_BASE_MODELS else "prompt_completion"
     prompt_lm = UnigramLM(encoding.n_vocab, 1.0)
-    return CompletionModel(name, data_format, prompt_lm, RetrievalHead(generator))
+    vectorizer = PromptVectorizer(encoding.name).fit([])
+    return CompletionModel(name, data_format, vectorizer, prompt_lm, RetrievalHead(generator))
 
 
 @functools.lru_cache(maxsize=65536)

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ftkit.backend.training.classifier import SoftmaxSGDClassifier
 from ftkit.backend.training.examples import MIN_EXAMPLES, Dataset, TrainingDataError, read_dataset
-from ftkit.backend.training.features import prompt_features
+from ftkit.backend.training.features import PromptVectorizer
 from ftkit.backend.training.hyperparameters import ResolvedHyperparameters
 from ftkit.backend.training.lm import UnigramLM
 from ftkit.backend.training.metrics import (
@@ -138,7 +138,9 @@ class NoHooks:
 class _Split:
     """One data split, tokenized and featurized once up front."""
 
-    def __init__(self, dataset: Dataset, encoding: tiktoken.Encoding) -> None:
+    def __init__(
+        self, dataset: Dataset, encoding: tiktoken.Encoding, vectorizer: PromptVectorizer
+    ) -> None:
         prompts = [e.prompt for e in dataset.examples]
         self.completions = [e.completion for e in dataset.examples]
         eot = encoding.eot_token
@@ -150,7 +152,7 @@ class _Split:
         self.n_tokens = np.array(
             [len(p) + len(c) for p, c in zip(self.prompt_tokens, completion_tokens, strict=True)]
         )
-        self.features = prompt_features(prompts, encoding.name)
+        self.features = vectorizer.transform(prompts)
 
     def __len__(self) -> int:
         return len(self.completions)
@@ -189,10 +191,15 @@ def train(
         else None
     )
     parent = load_model(request.parent_model_path) if request.parent_model_path else None
-    train_split = _Split(train_data, encoding)
-    valid_split = _Split(valid_data, encoding) if valid_data and valid_data.examples else None
+    vectorizer = _vectorizer(parent, encoding, train_data)
+    train_split = _Split(train_data, encoding, vectorizer)
+    valid_split = (
+        _Split(valid_data, encoding, vectorizer) if valid_data and valid_data.examples else None
+    )
     positive = _positive_class(request, train_split, valid_split)
-    learner = _make_learner(request, train_data, train_split, valid_split, parent, encoding)
+    learner = _make_learner(
+        request, train_data, train_split, valid_split, parent, encoding, vectorizer
+    )
 
     n = len(train_split)
     steps_per_epoch = -(-n // hp.batch_size)
@@ -276,6 +283,7 @@ def _make_learner(
     valid_split: _Split | None,
     parent: CompletionModel | None,
     encoding: tiktoken.Encoding,
+    vectorizer: PromptVectorizer,
 ) -> _Learner:
     prompt_lm = (
         UnigramLM(encoding.n_vocab, PROMPT_LM_ALPHA, parent.prompt_lm.counts.copy())
@@ -283,8 +291,23 @@ def _make_learner(
         else UnigramLM(encoding.n_vocab, PROMPT_LM_ALPHA)
     )
     if request.compute_classification_metrics or is_classification(train_split.completions):
-        return _ClassifierLearner(request, data, train_split, valid_split, parent, prompt_lm)
-    return _RetrievalLearner(request, data, train_split, parent, prompt_lm, encoding)
+        return _ClassifierLearner(
+            request, data, train_split, valid_split, parent, vectorizer, prompt_lm
+        )
+    return _RetrievalLearner(request, data, train_split, parent, vectorizer, prompt_lm, encoding)
+
+
+def _vectorizer(
+    parent: CompletionModel | None, encoding: tiktoken.Encoding, data: Dataset
+) -> PromptVectorizer:
+    """Document frequencies of the training prompts, added to the parent's when continuing."""
+    prompts = [e.prompt for e in data.examples]
+    if parent is None:
+        return PromptVectorizer(encoding.name).fit(prompts)
+    vectorizer = PromptVectorizer(encoding.name, parent.vectorizer.n_features).fit([])
+    vectorizer.document_frequency_ += parent.vectorizer.document_frequency_
+    vectorizer.n_documents_ = parent.vectorizer.n_documents_
+    return vectorizer.partial_fit(prompts)
 
 
 class _ClassifierLearner:
@@ -297,6 +320,7 @@ class _ClassifierLearner:
         train_split: _Split,
         valid_split: _Split | None,
         parent: CompletionModel | None,
+        vectorizer: PromptVectorizer,
         prompt_lm: UnigramLM,
     ) -> None:
         hp = request.hyperparameters
@@ -318,7 +342,9 @@ class _ClassifierLearner:
             )
         encoding = get_encoding(encoding_name(request.base_model))
         self.head = ClassifierHead(estimator, encoding)
-        self.model = CompletionModel(request.base_model, data.format, prompt_lm, self.head)
+        self.model = CompletionModel(
+            request.base_model, data.format, vectorizer, prompt_lm, self.head
+        )
         self.split = train_split
         self.targets = np.searchsorted(estimator.classes_, train_split.completions)
         self.plw = hp.prompt_loss_weight
@@ -357,6 +383,7 @@ class _RetrievalLearner:
         data: Dataset,
         train_split: _Split,
         parent: CompletionModel | None,
+        vectorizer: PromptVectorizer,
         prompt_lm: UnigramLM,
         encoding: tiktoken.Encoding,
     ) -> None:
@@ -388,7 +415,7 @@ class _RetrievalLearner:
         self.offset = offset
         self.ids = ids
         self.model = CompletionModel(
-            request.base_model, data.format, prompt_lm, RetrievalHead(self.generator)
+            request.base_model, data.format, vectorizer, prompt_lm, RetrievalHead(self.generator)
         )
         self.split = train_split
         self.plw = hp.prompt_loss_weight
