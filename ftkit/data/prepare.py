@@ -418,9 +418,9 @@ def _error_message(prepared: PreparedData) -> str:
         if finding.severity == "error" and finding.fixed_by is None:
             where = f" (lines {_line_list(finding)})" if finding.lines else ""
             parts.append(f"  {finding.code}{where}: {finding.message}")
-    plural = "s" if prepared.errors > 1 else ""
+    remain = "errors remain" if prepared.errors > 1 else "error remains"
     return (
-        f"{prepared.source}: {prepared.errors} error{plural} remain; nothing was written but "
+        f"{prepared.source}: {prepared.errors} {remain}; nothing was written but "
         f"{Path(prepared.out_dir) / 'validation.json'}:\n" + "\n".join(parts)
     )
 

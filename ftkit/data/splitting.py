@@ -31,7 +31,7 @@ def _targets(n: int, groups: int, fractions: tuple[float, float, float]) -> tupl
     """
     _, f_valid, f_test = fractions
     wanted = [f for f in (f_valid, f_test) if f > 0]
-    sizes = [round(n * f) if f > 0 else 0 for f in (f_valid, f_test)]
+    sizes = [int(n * f + 0.5) if f > 0 else 0 for f in (f_valid, f_test)]
     if groups >= 1 + len(wanted):
         sizes = [max(1, s) if f > 0 else 0 for s, f in zip(sizes, (f_valid, f_test), strict=True)]
     return sizes[0], sizes[1]
