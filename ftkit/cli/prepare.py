@@ -79,8 +79,8 @@ def prepare(
     else:
         typer.echo(summary(prepared, config))
     if failed:
-        plural = "s" if prepared.errors > 1 else ""
-        typer.echo(f"error: {prepared.errors} error{plural} remain; see above.", err=True)
+        remain = "errors remain" if prepared.errors > 1 else "error remains"
+        typer.echo(f"error: {prepared.errors} {remain}; see above.", err=True)
         raise typer.Exit(1)
 
 
@@ -187,14 +187,15 @@ def _finding_line(finding: Finding) -> str:
 
 
 def _next_command(prepared: PreparedData, config: Path | None) -> str:
-    wanted = []
+    wanted: list[str] = []
+    unfixable = False
     for finding in prepared.findings:
         if finding.fixed_by is None and finding.severity != "info":
-            wanted += [
-                f for f in re.findall(r"--fix ([a-z-]+)", finding.message) if f not in wanted
-            ]
+            fixes = re.findall(r"--fix ([a-z-]+)", finding.message)
+            unfixable = unfixable or (finding.severity == "error" and not fixes)
+            wanted += [f for f in fixes if f not in wanted]
     if prepared.errors:
-        if wanted:
+        if wanted and not unfixable:
             return f"ftkit prepare {prepared.source} --fix {','.join(wanted)}"
         return "correct the errors above in the source file, then run ftkit prepare again"
     if config is not None:
