@@ -244,9 +244,12 @@ class Jobs:
         """Create the job of `run_key`, or return the one it already has (one key, one job)."""
         return self._c._run(self._c._op_job_create(spec, run_key))
 
-    def find_by_run_key(self, run_key: str) -> Job | None:
-        """The job created with this run key, if there is one."""
-        return self._c._run(self._c._op_job_find(run_key))
+    def find_by_run_key(self, run_key: str, spec: JobSpec | None = None) -> Job | None:
+        """The job created with this run key, if there is one.
+
+        Legacy dialect: the key is visible only in the final model name, so an in-flight job is
+        found only when `spec` is given (matched by model, files and hyperparameters)."""
+        return self._c._run(self._c._op_job_find(run_key, spec))
 
     def get(self, job_id: str) -> Job:
         """One job."""
