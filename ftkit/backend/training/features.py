@@ -1,7 +1,7 @@
 """Prompt features shared by every model: hashed, IDF-weighted lower-cased BPE-token 1–2-grams.
 
 Prompts are lower-cased and split into the model's own tokens (tiktoken, in Rust); token ids and
-adjacent id pairs are hashed into 2**18 columns with integer arithmetic in numpy. `fit` learns
+adjacent id pairs are hashed into 2**17 columns with integer arithmetic in numpy. `fit` learns
 each column's document frequency over the training prompts and weights counts by the smoothed
 inverse document frequency log((1 + n) / (1 + df)): text every prompt shares (a chat template,
 a system message, a separator) gets weight 0, so only what tells prompts apart counts. Rows are
@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ftkit.data.tokens import get_encoding
 
-N_FEATURES = 2**18
+N_FEATURES = 2**17
 _MULTIPLIER = np.uint64(2654435761)  # Knuth's multiplicative hash
 _PAIR = np.uint64(1_000_003)
 

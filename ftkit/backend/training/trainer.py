@@ -1,10 +1,12 @@
 """train(): read the data, pick the model for it, run minibatch steps, report honest metrics.
 
-Which model: classification-style data — fewer distinct completions than a third of the
-examples (the legacy `infer_task_type` rule), or `compute_classification_metrics` asked for — gets
-a `SoftmaxSGDClassifier` over hashed prompt features; any other data gets the
-`RetrievalGenerator` (see `retrieval`). A parent model of the same kind is continued (weights,
-memory, β, token counts); a parent of the other kind passes on only its prompt-token model.
+Which model: label data — at most 64 distinct completions, and either fewer of them than a third
+of the examples (the legacy `infer_task_type` rule) or `compute_classification_metrics` asked
+for — gets a `SoftmaxSGDClassifier` over hashed prompt features; any other data gets the
+`RetrievalGenerator` (see `retrieval`), whose classification metrics, if asked for, use each
+completion's share of the neighbour weights as its probability. A parent model of the same kind
+is continued (weights, memory, β, token counts, document frequencies); a parent of the other kind
+passes on its prompt-token model and document frequencies.
 
 Hyperparameters: `n_epochs` passes over the training examples, shuffled each epoch by `seed`;
 one optimizer step per `batch_size` examples (the last batch of an epoch may be smaller);
@@ -59,6 +61,7 @@ from ftkit.data.tokens import encoding_name, get_encoding
 
 BASE_LEARNING_RATE = 20.0
 VALIDATIONS_PER_EPOCH = 8
+MAX_CLASSES = 64
 
 
 class TrainingStopped(Exception):
@@ -271,9 +274,11 @@ def train(
     )
 
 
-def is_classification(completions: Sequence[str]) -> bool:
-    """The legacy rule: fewer distinct completions than a third of the examples."""
-    return len(set(completions)) < len(completions) / 3
+def use_classifier(completions: Sequence[str], classification_metrics: bool) -> bool:
+    """Classifier for label data: at most 64 distinct completions, and either fewer than a third
+    of the examples (the legacy `infer_task_type` rule) or classification metrics asked for."""
+    distinct = len(set(completions))
+    return distinct <= MAX_CLASSES and (classification_metrics or distinct < len(completions) / 3)
 
 
 def _make_learner(
@@ -290,7 +295,7 @@ def _make_learner(
         if parent is not None
         else UnigramLM(encoding.n_vocab, PROMPT_LM_ALPHA)
     )
-    if request.compute_classification_metrics or is_classification(train_split.completions):
+    if use_classifier(train_split.completions, request.compute_classification_metrics):
         return _ClassifierLearner(
             request, data, train_split, valid_split, parent, vectorizer, prompt_lm
         )
@@ -414,6 +419,7 @@ class _RetrievalLearner:
         self.available[:offset] = True
         self.offset = offset
         self.ids = ids
+        self.texts = [encoding.decode(seq[:-1].tolist()) for seq in table]
         self.model = CompletionModel(
             request.base_model, data.format, vectorizer, prompt_lm, RetrievalHead(self.generator)
         )
@@ -439,7 +445,19 @@ class _RetrievalLearner:
         return self._score(split, rows, rows_nn, sims)
 
     def class_probabilities(self, split: _Split) -> tuple[list[str], np.ndarray] | None:
-        return None
+        """Each completion's share of the neighbour weights (uniform with no neighbours)."""
+        labels = sorted(set(split.completions) | set(self.split.completions))
+        rows_nn, sims = self.generator.neighbours(split.features, self.available)
+        weights = self.generator.weights(rows_nn, sims)
+        column = {label: j for j, label in enumerate(labels)}
+        probs = np.zeros((len(split), len(labels)))
+        for i, (row, weight) in enumerate(zip(rows_nn, weights, strict=True)):
+            for neighbour, w in zip(row[row >= 0], weight[row >= 0], strict=True):
+                label = self.texts[self.generator.targets[neighbour]]
+                if label in column:
+                    probs[i, column[label]] += w
+        totals = probs.sum(axis=1, keepdims=True)
+        return labels, np.where(totals > 0, probs / np.maximum(totals, 1e-300), 1 / len(labels))
 
     def _score(
         self, split: _Split, rows: np.ndarray, rows_nn: np.ndarray, sims: np.ndarray

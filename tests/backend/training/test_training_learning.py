@@ -197,3 +197,51 @@ def test_free_text_model_learns_its_training_data(make_request: Build, tmp_path:
     assert base_exact == 0.0
     means = epoch_means(hooks)
     assert means[-1] < means[0]
+
+
+def test_prompt_loss_weight_enters_the_loss(make_request: Build, tmp_path: Path) -> None:
+    """plw 0: the first loss is the untrained classifier's completion loss alone, log(3)/2 (a
+    3-way first token, then a forced newline); plw > 0 adds the prompt tokens' loss."""
+    rows = tickets(40, seed=15)
+    first_losses = []
+    for weight in (0.0, 0.1):
+        hooks = RecordingHooks()
+        hp = resolve_hyperparameters(40, n_epochs=1, batch_size=4, prompt_loss_weight=weight)
+        train(make_request(rows, hyperparameters=hp), hooks, tmp_path / f"plw{weight}")
+        first_losses.append(hooks.steps[0].train_loss)
+    assert first_losses[0] == pytest.approx(np.log(3) / 2)
+    assert first_losses[1] > first_losses[0]
+
+
+def test_larger_learning_rate_multiplier_learns_faster(make_request: Build, tmp_path: Path) -> None:
+    """Over one epoch, multiplier 0.1 learns; 0.001 barely leaves the untrained loss."""
+    rows = tickets(200, seed=16)
+    means = []
+    for multiplier in (0.001, 0.1):
+        hooks = RecordingHooks()
+        hp = resolve_hyperparameters(
+            200, n_epochs=1, batch_size=4, learning_rate_multiplier=multiplier, prompt_loss_weight=0
+        )
+        train(make_request(rows, hyperparameters=hp), hooks, tmp_path / f"lr{multiplier}")
+        means.append(np.mean([s.train_loss for s in hooks.steps]))
+    assert means[0] == pytest.approx(np.log(3) / 2, abs=0.01)
+    assert means[1] < means[0] - 0.01
+
+
+def test_many_labels_use_retrieval_with_classification_metrics(
+    make_request: Build, tmp_path: Path
+) -> None:
+    """Over 64 labels fall back to the retrieval model, which still reports classification/*."""
+    rows = free_text_rows(90)
+    hooks = RecordingHooks()
+    outcome = train(
+        make_request(
+            rows, rows[:30], compute_classification_metrics=True, classification_n_classes=90
+        ),
+        hooks,
+        tmp_path / "out",
+    )
+    assert outcome.kind == "retrieval"
+    final = hooks.checkpoints[-1][2].classification
+    assert final is not None
+    assert final["classification/accuracy"] == pytest.approx(1.0)
