@@ -1,0 +1,98 @@
+"""Helpers for the backend tests: learnable datasets, an HTTP client, waiting for jobs."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+POSITIVE = ("great", "wonderful", "excellent", "loved", "superb")
+NEGATIVE = ("awful", "terrible", "boring", "hated", "dreadful")
+FILLER = ("the", "movie", "plot", "actors", "film", "story", "ending", "music")
+SEPARATOR = "\n\n###\n\n"
+
+
+def classification_rows(n: int, seed: int = 0) -> list[dict[str, str]]:
+    """Binary sentiment examples a bag-of-words model can learn."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        label = rng.choice(["positive", "negative"])
+        words = [*rng.sample(FILLER, 4), rng.choice(POSITIVE if label == "positive" else NEGATIVE)]
+        rng.shuffle(words)
+        rows.append({"prompt": " ".join(words) + SEPARATOR, "completion": f" {label}\n"})
+    return rows
+
+
+def chat_rows(n: int) -> list[dict[str, Any]]:
+    """Chat-format examples: answer with the capital of a country."""
+    capitals = {"France": "Paris", "Italy": "Rome", "Spain": "Madrid", "Japan": "Tokyo"}
+    rows = []
+    for i in range(n):
+        country = list(capitals)[i % len(capitals)]
+        rows.append(
+            {
+                "messages": [
+                    {"role": "system", "content": "You answer with a capital city."},
+                    {"role": "user", "content": f"What is the capital of {country}?"},
+                    {"role": "assistant", "content": capitals[country]},
+                ]
+            }
+        )
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """Write rows as JSON lines."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def api(backend: Any) -> Iterator[httpx.Client]:
+    """An httpx client on the fixture backend's /v1."""
+    with httpx.Client(base_url=backend.url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def train_file(tmp_path: Path) -> Path:
+    """60 learnable classification examples."""
+    return write_jsonl(tmp_path / "train.jsonl", classification_rows(60, seed=1))
+
+
+@pytest.fixture
+def valid_file(tmp_path: Path) -> Path:
+    """30 held-out classification examples."""
+    return write_jsonl(tmp_path / "valid.jsonl", classification_rows(30, seed=2))
+
+
+def upload(api: httpx.Client, path: Path, purpose: str = "fine-tune") -> dict[str, Any]:
+    """Upload a file and return the File object (fails the test on an error status)."""
+    response = api.post(
+        "/files", files={"file": (path.name, path.read_bytes())}, data={"purpose": purpose}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def wait_for(
+    api: httpx.Client, path: str, statuses: tuple[str, ...], timeout: float = 30
+) -> dict[str, Any]:
+    """Poll a job until its status is one of `statuses`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = api.get(path).json()
+        if job["status"] in statuses:
+            return job
+        assert time.monotonic() < deadline, f"{path} stuck in {job['status']}"
+        time.sleep(0.05)
+
+
+DONE = ("succeeded", "failed", "cancelled")
