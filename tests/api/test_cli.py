@@ -1,0 +1,106 @@
+"""`ftkit files` and `ftkit jobs` against the embedded backend, through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from ftkit.cli import app
+
+from .conftest import write_training_file
+
+runner = CliRunner()
+
+
+def ftkit(backend, *args: str, dialect: str = "jobs"):
+    return runner.invoke(app, [args[0], "--base-url", backend.url, "--dialect", dialect, *args[1:]])
+
+
+def test_files_commands(backend, tmp_path):
+    """upload (reusing identical content), list, get, download, delete; --format json."""
+    path = write_training_file(tmp_path / "train.jsonl")
+    first = ftkit(backend, "files", "upload", str(path), "--format", "json")
+    assert first.exit_code == 0, first.output
+    file_id = json.loads(first.stdout)["id"]
+    again = ftkit(backend, "files", "upload", str(path))
+    assert again.output.strip() == f"Uploaded file from {path}: {file_id}"
+    listed = json.loads(ftkit(backend, "files", "list", "--format", "json").stdout)
+    assert [item["id"] for item in listed] == [file_id]
+    assert file_id in ftkit(backend, "files", "get", file_id).output
+    out = tmp_path / "copy.jsonl"
+    assert ftkit(backend, "files", "download", file_id, "-o", str(out)).exit_code == 0
+    assert out.read_bytes() == path.read_bytes()
+    assert ftkit(backend, "files", "delete", file_id).output.strip() == f"Deleted {file_id}."
+
+
+def test_missing_file_is_one_line_error(backend):
+    """An API error prints one line on stderr, no traceback, exit code 1."""
+    result = ftkit(backend, "files", "get", "file-doesnotexist")
+    assert result.exit_code == 1
+    assert result.output.startswith("error: get file file-doesnotexist failed: HTTP 404")
+    assert "Traceback" not in result.output
+
+
+def test_no_base_url_for_local_says_what_to_do(monkeypatch):
+    """Without --base-url the local provider explains how to point at a backend (exit 2)."""
+    monkeypatch.delenv("FTKIT_BASE_URL", raising=False)
+    result = runner.invoke(app, ["jobs", "--provider", "local", "list"])
+    assert result.exit_code == 2
+    assert "--base-url" in result.output
+
+
+def test_jobs_create_follow_and_inspect(backend, tmp_path):
+    """create --follow prints legacy-style lines and exits 0; get/list/events/results/checkpoints."""
+    path = write_training_file(tmp_path / "train.jsonl")
+    created = ftkit(backend, "jobs", "create", "-t", str(path), "--n-epochs", "1", "--follow")
+    assert created.exit_code == 0, created.output
+    lines = created.stdout.splitlines()
+    assert lines[0].startswith("Created fine-tune: ftjob-")
+    job_id = lines[0].split(": ")[1]
+    assert any(line.startswith("[") and "] Fine-tuning job started" in line for line in lines)
+    assert "Job complete! Status: succeeded" in created.output
+    job = json.loads(ftkit(backend, "jobs", "get", job_id, "--format", "json").stdout)
+    assert job["status"] == "succeeded"
+    assert job_id in ftkit(backend, "jobs", "list").output
+    events = json.loads(ftkit(backend, "jobs", "events", job_id, "--format", "json").stdout)
+    assert events[0]["message"] == f"Created fine-tuning job: {job_id}"
+    results = json.loads(ftkit(backend, "jobs", "results", job_id, "--format", "json").stdout)
+    assert results["final_train_loss"] is not None
+    points = json.loads(ftkit(backend, "jobs", "checkpoints", job_id, "--format", "json").stdout)
+    assert points
+    followed = ftkit(backend, "jobs", "follow", job_id, "--cursor", str(tmp_path / "c.json"))
+    assert followed.exit_code == 0
+    assert json.loads((tmp_path / "c.json").read_text())["seen"] == len(events)
+
+
+def test_follow_exit_codes_reflect_the_outcome(backend, tmp_path):
+    """follow exits 1 for a failed job and 3 for a cancelled one (legacy dialect here)."""
+    path = write_training_file(tmp_path / "train.jsonl")
+    backend.set_faults(fail_job_at_step=1)
+    failing = ftkit(
+        backend, "jobs", "create", "-t", str(path), "-m", "ada", "--follow", dialect="legacy"
+    )
+    assert failing.exit_code == 1, failing.output
+    assert "Job failed" in failing.output
+    backend.clear_faults()
+    backend.set_timing(queue_seconds=30)
+    created = ftkit(
+        backend,
+        "jobs",
+        "create",
+        "-t",
+        str(path),
+        "-m",
+        "ada",
+        "--suffix",
+        "x",
+        "--format",
+        "json",
+        dialect="legacy",
+    )
+    job_id = json.loads(created.stdout)["id"]
+    assert ftkit(backend, "jobs", "cancel", job_id, dialect="legacy").exit_code == 0
+    followed = ftkit(backend, "jobs", "follow", job_id, dialect="legacy")
+    assert followed.exit_code == 3
+    assert "Fine-tune cancelled" in followed.output
