@@ -108,8 +108,13 @@ def server_error(status: int = 500) -> InternalServerError:
 
 def validation_error(exc: RequestValidationError) -> BadRequestError:
     """The first problem of a rejected request body or query, worded like OpenAI's."""
-    error: dict[str, Any] = exc.errors()[0]
-    loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+    errors = list(exc.errors())
+    # In a union ("auto" | number), report the number's problem rather than "should be 'auto'".
+    error: dict[str, Any] = next(
+        (e for e in errors if not any(str(p).startswith("literal[") for p in e.get("loc", ()))),
+        errors[0],
+    )
+    loc = [str(part) for part in error.get("loc", ()) if not _is_schema_tag(part)]
     param = ".".join(loc) or None
     if error.get("type") == "missing":
         return bad_request(f"Missing required parameter: '{param}'.", param=param)
@@ -121,3 +126,12 @@ def validation_error(exc: RequestValidationError) -> BadRequestError:
             "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)"
         )
     return bad_request(f"Invalid value for '{param}': {error.get('msg', 'invalid')}.", param=param)
+
+
+_SCHEMA_TAGS = {"body", "query", "path", "int", "float", "str", "bool", "list", "dict"}
+
+
+def _is_schema_tag(part: object) -> bool:
+    """Location parts pydantic adds for unions and constraints, not parameter names."""
+    text = str(part)
+    return text in _SCHEMA_TAGS or "[" in text or text.startswith("constrained-")
