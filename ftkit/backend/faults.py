@@ -83,7 +83,8 @@ class FaultInjector:
 
 
 class RequestStats:
-    """Counts of requests per method and route, statuses, and bytes in and out."""
+    """Counts of `/v1` requests per method and route, statuses, and bytes in and out (the admin
+    endpoints are not counted)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -180,11 +181,11 @@ class RequestContextMiddleware:
             if not state["started"]:
                 await error_response(server_error())(scope, receive, send_with_headers)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or path
-            self.stats.record(
-                method, path, template, int(state["status"]), state["in"], state["out"]
-            )
+            if path.startswith("/v1"):
+                template = getattr(scope.get("route"), "path", None) or path
+                self.stats.record(
+                    method, path, template, int(state["status"]), state["in"], state["out"]
+                )
 
 
 async def _drop_connection(receive: Receive) -> None:
