@@ -69,8 +69,8 @@ class CandidateTrie:
                 path.append(nxt)
                 node = nxt
             paths.append(path)
-        self.child_tokens = [np.fromiter(c.keys(), np.int64, len(c)) for c in children]
-        self.child_nodes = [np.fromiter(c.values(), np.int64, len(c)) for c in children]
+        self.child_tokens = [list(c) for c in children]
+        self.child_nodes = [list(c.values()) for c in children]
         self.children = children
         self.membership = np.zeros((len(sequences), len(children)))
         for index, path in enumerate(paths):
@@ -83,43 +83,48 @@ class CandidateTrie:
 
 
 def next_distribution(
-    trie: CandidateTrie, mass: np.ndarray, node: int | None, background: Background | None
-) -> tuple[np.ndarray, np.ndarray]:
+    trie: CandidateTrie,
+    mass: list[float],
+    node: int | None,
+    background: Background | None,
+    tail: int = 64,
+) -> tuple[list[int], list[float]]:
     """Next-token candidates and their exact probabilities after reaching `node`.
 
-    `node` None means the text has left the trie. Probabilities sum to 1 for a trie alone; with a
-    background they cover the trie tokens and the background's top tokens only.
+    `node` None means the text has left the trie. The trie's tokens come first; with a
+    background, up to `tail` of its top tokens follow in decreasing probability. Probabilities
+    sum to 1 for a trie alone; with a background they cover the listed tokens only.
     """
     on_trie = node is not None and mass[node] > 0
     if on_trie:
         tokens = trie.child_tokens[node]
-        probs = mass[trie.child_nodes[node]] / mass[node]
+        total = mass[node]
+        probs = [mass[child] / total for child in trie.child_nodes[node]]
     if background is None:
-        return (tokens, probs) if on_trie else (np.zeros(0, np.int64), np.zeros(0))
-    top_tokens, top_probs = background.lm.top()
+        return (tokens, probs) if on_trie else ([], [])
+    top_tokens, top_probs = background.lm.top_lists()
     if not on_trie:
-        return top_tokens, top_probs
-    extra = ~np.isin(top_tokens, tokens)
-    tokens = np.concatenate([tokens, top_tokens[extra]])
-    probs = np.concatenate([(1 - background.weight) * probs, np.zeros(extra.sum())])
-    return tokens, probs + background.weight * background.lm.prob(tokens)
+        return top_tokens[:tail], top_probs[:tail]
+    weight, prob = background.weight, background.lm.prob_of
+    head = set(tokens)
+    mixed = [(1 - weight) * p + weight * prob(t) for t, p in zip(tokens, probs, strict=True)]
+    rest = [t for t in top_tokens[: tail + len(head)] if t not in head][:tail]
+    return tokens + rest, mixed + [weight * prob(t) for t in rest]
 
 
 def token_probability(
-    tokens: np.ndarray,
-    probs: np.ndarray,
+    tokens: list[int],
+    probs: list[float],
     token: int,
     on_trie: bool,
     background: Background | None,
 ) -> float:
     """p(token) given a `next_distribution` result, also for tokens outside the listed ones."""
-    hit = np.flatnonzero(tokens == token)
-    if len(hit):
-        return float(probs[hit[0]])
+    if token in tokens:
+        return probs[tokens.index(token)]
     if background is None:
         return 0.0
-    weight = background.weight if on_trie else 1.0
-    return weight * float(background.lm.prob(np.array([token]))[0])
+    return (background.weight if on_trie else 1.0) * background.lm.prob_of(token)
 
 
 def teacher_forced(
@@ -135,17 +140,19 @@ def teacher_forced(
     a position is correct when the model's most probable next token is the target's. An
     end-of-text that is the only possible continuation is not scored (nothing was decided).
     """
+    masses = mass.tolist()
     node: int | None = 0
     nll, positions, correct = 0.0, 0, 0
     for token in target:
-        on_trie = node is not None and mass[node] > 0
-        tokens, probs = next_distribution(trie, mass, node, background)
+        on_trie = node is not None and masses[node] > 0
+        tokens, probs = next_distribution(trie, masses, node, background, tail=1)
         if token == end_token and background is None and len(tokens) == 1:
             break
         p = token_probability(tokens, probs, token, on_trie, background)
-        nll -= np.log(max(p, 1e-300))
+        nll -= math.log(max(p, 1e-300))
         positions += 1
-        correct += int(tokens[np.argmax(probs)] == token) if len(tokens) else 0
+        if tokens:
+            correct += int(tokens[max(range(len(probs)), key=probs.__getitem__)] == token)
         node = trie.children[node].get(token) if on_trie else None
     return nll, positions, correct
 
@@ -171,19 +178,21 @@ def generate(
     end_token: int,
 ) -> tuple[list[str], list[float], list[dict[str, float]] | None, FinishReason, str]:
     """Sample one completion: (token strings, logprobs, top logprobs, finish reason, text)."""
+    masses = mass.tolist()
     node: int | None = 0
     texts: list[str] = []
     logprobs: list[float] = []
     tops: list[dict[str, float]] | None = [] if sampling.logprobs is not None else None
     longest_stop = max((len(s) for s in sampling.stop), default=0)
+    tail = 64 if sampling.temperature > 0 else (sampling.logprobs or 0) + 1
     text = ""
     while len(texts) < sampling.max_tokens:
-        on_trie = node is not None and mass[node] > 0
-        token_array, prob_array = next_distribution(trie, mass, node, background)
-        if not len(token_array):
+        on_trie = node is not None and masses[node] > 0
+        tokens, probs = next_distribution(trie, masses, node, background, tail)
+        if not tokens:
             return texts, logprobs, tops, "stop", text
-        tokens, probs = token_array.tolist(), prob_array.tolist()
-        pick = _pick(probs, sampling, rng)
+        n_head = len(trie.child_tokens[node]) if on_trie else 0
+        pick = _pick(probs, n_head, sampling, rng)
         token = tokens[pick]
         if token == end_token:
             return texts, logprobs, tops, "stop", text
@@ -191,7 +200,7 @@ def generate(
         texts.append(piece)
         logprobs.append(math.log(probs[pick]))
         if tops is not None:
-            tops.append(_top_map(tokens, probs, pick, sampling.logprobs or 0, token_text))
+            tops.append(_top_map(tokens, probs, n_head, pick, sampling.logprobs or 0, token_text))
         tail_start = max(0, len(text) - longest_stop)
         text += piece
         if longest_stop:
@@ -202,10 +211,13 @@ def generate(
     return texts, logprobs, tops, "length", text
 
 
-def _pick(probs: list[float], sampling: Sampling, rng: np.random.Generator) -> int:
-    """Greedy at temperature 0, else a draw from p^(1/T) restricted to the top_p nucleus."""
+def _pick(probs: list[float], n_head: int, sampling: Sampling, rng: np.random.Generator) -> int:
+    """Greedy at temperature 0, else a draw from p^(1/T) restricted to the top_p nucleus.
+
+    Entries after the first `n_head` are in decreasing order, so greedy looks at one of them.
+    """
     if sampling.temperature <= 0 or len(probs) == 1:
-        return max(range(len(probs)), key=probs.__getitem__)
+        return max(range(min(len(probs), n_head + 1)), key=probs.__getitem__)
     with np.errstate(divide="ignore"):
         scaled = np.log(np.array(probs)) / sampling.temperature
     weights = np.exp(scaled - scaled.max())
@@ -221,12 +233,13 @@ def _pick(probs: list[float], sampling: Sampling, rng: np.random.Generator) -> i
 def _top_map(
     tokens: list[int],
     probs: list[float],
+    n_head: int,
     pick: int,
     k: int,
     token_text: Callable[[int], str],
 ) -> dict[str, float]:
     """The k most probable tokens plus the chosen one, most probable first."""
-    ranked = sorted(range(len(probs)), key=lambda i: -probs[i])
+    ranked = sorted(range(min(len(probs), n_head + k)), key=lambda i: -probs[i])
     chosen = ranked[:k] if pick in ranked[:k] else [*ranked[:k], pick]
     return {
         token_text(tokens[i]): math.log(probs[i]) if probs[i] > 0 else -math.inf for i in chosen
