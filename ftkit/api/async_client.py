@@ -25,6 +25,7 @@ from ftkit.api._instructions import (
     Stepper,
 )
 from ftkit.api._mapping import map_transport_errors
+from ftkit.api._transport import async_transport
 from ftkit.api.client import DEFAULT_LIMITS
 from ftkit.api.models import (
     ChatChoice,
@@ -56,7 +57,9 @@ class AsyncClient(BaseClient):
     ) -> None:
         super().__init__(provider, base_url=base_url, api_key=api_key, max_retries=max_retries)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=self.timeout, limits=DEFAULT_LIMITS)
+        self._http = http_client or httpx.AsyncClient(
+            timeout=self.timeout, transport=async_transport(DEFAULT_LIMITS)
+        )
         self.files = AsyncFiles(self)
         self.jobs = AsyncJobs(self)
         self.models = AsyncModels(self)

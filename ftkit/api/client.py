@@ -24,6 +24,7 @@ from ftkit.api._instructions import (
     Stepper,
 )
 from ftkit.api._mapping import map_transport_errors
+from ftkit.api._transport import sync_transport
 from ftkit.api.models import (
     ChatChoice,
     Checkpoint,
@@ -56,7 +57,9 @@ class Client(BaseClient):
     ) -> None:
         super().__init__(provider, base_url=base_url, api_key=api_key, max_retries=max_retries)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=self.timeout, limits=DEFAULT_LIMITS)
+        self._http = http_client or httpx.Client(
+            timeout=self.timeout, transport=sync_transport(DEFAULT_LIMITS)
+        )
         self.files = Files(self)
         self.jobs = Jobs(self)
         self.models = Models(self)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from ftkit.api import AsyncClient, Client, EventCursor, JobSpec, JobStatus
 from ftkit.config import ProviderConfig
 from ftkit.errors import (
+    APITimeoutError,
     ConfigError,
     InternalServerError,
     NotFoundError,
@@ -328,3 +330,13 @@ def test_lost_answers_are_found_by_lookup_not_sent_again(backend, train_file, di
         assert client.jobs.find_by_run_key("lost", spec).id == job.id
     assert count(backend, "POST", "/v1/files") == 1
     assert count(backend, "POST", "/v1/(fine-tunes|fine_tuning/jobs)") == 1
+
+
+def test_slow_answers_time_out_and_are_retried(backend):
+    """The read timeout applies (through the pooled transport); timeouts are retried."""
+    backend.set_faults(latency_s=1.0, path_pattern="^/v1/models$")
+    with make_client(backend, timeout_s=0.1, max_retries=1) as client:
+        started = time.perf_counter()
+        with pytest.raises(APITimeoutError):
+            client.models.list()
+    assert time.perf_counter() - started < 0.9  # two attempts of 0.1 s, not the server's 1 s
