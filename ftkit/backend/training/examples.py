@@ -73,7 +73,9 @@ def read_dataset(path: Path, *, param: str = "training_file", min_examples: int 
 
     With `min_examples`, fewer records raise `invalid_n_examples` (the API needs 10 to train).
     """
-    code = "invalid_training_file" if param == "training_file" else "invalid_validation_file"
+    kind = "training" if param == "training_file" else "validation"
+    code = f"invalid_{kind}_file"
+    prefix = f"The job failed due to an invalid {kind} file. Invalid file format."
     examples: list[Example] = []
     formats: set[Format] = set()
     n_records = 0
@@ -88,17 +90,13 @@ def read_dataset(path: Path, *, param: str = "training_file", min_examples: int 
             try:
                 record_format, record_examples = _parse_line(raw)
             except ValueError as exc:
-                message = (
-                    "The job failed due to an invalid training file. Invalid file format. "
-                    f"Line {number}: {exc}"
-                )
+                message = f"{prefix} Line {number}: {exc}"
                 raise TrainingDataError(code, message, param) from None
             formats.add(record_format)
             if len(formats) > 1:
                 message = (
-                    "The job failed due to an invalid training file. Invalid file format. "
-                    f"Line {number}: mixes chat `messages` lines with prompt/completion lines; "
-                    "use one format per file."
+                    f"{prefix} Line {number}: mixes chat `messages` lines with prompt/completion "
+                    "lines; use one format per file."
                 )
                 raise TrainingDataError(code, message, param)
             examples.extend(record_examples)

@@ -12,6 +12,7 @@ import pytest
 from training_fixtures import RecordingHooks, tickets
 
 from ftkit.backend.training import (
+    TrainingDataError,
     TrainingRequest,
     TrainingStopped,
     base_model,
@@ -245,3 +246,29 @@ def test_many_labels_use_retrieval_with_classification_metrics(
     final = hooks.checkpoints[-1][2].classification
     assert final is not None
     assert final["classification/accuracy"] == pytest.approx(1.0)
+
+
+def test_free_text_warm_start_keeps_what_the_parent_learned(
+    make_request: Build, tmp_path: Path
+) -> None:
+    """A retrieval child remembers its parent's examples and learns the new ones too."""
+    rows = free_text_rows(80)
+    first, second = rows[:40], rows[40:]
+    parent = train(make_request(first), out_dir=tmp_path / "parent")
+    child = train(
+        make_request(second, parent_model_path=parent.model_path), out_dir=tmp_path / "child"
+    )
+    for part in (first, second):
+        predicted = greedy_labels(child.model_path, part)
+        assert np.mean([p == r["completion"] for p, r in zip(predicted, part, strict=True)]) > 0.9
+
+
+def test_bad_validation_file_is_invalid_validation_file(
+    make_request: Build, tmp_path: Path
+) -> None:
+    """A broken validation file fails with invalid_validation_file and param validation_file."""
+    request = make_request(tickets(20, seed=17), [{"prompt": "x", "completion": 3}])
+    with pytest.raises(TrainingDataError) as caught:
+        train(request, out_dir=tmp_path / "out")
+    assert (caught.value.code, caught.value.param) == ("invalid_validation_file", "validation_file")
+    assert "Line 1" in caught.value.message
