@@ -1,0 +1,150 @@
+"""Restarts lose nothing: files and finished jobs stay, running jobs resume without duplicate
+events, and a killed server leaves no worker behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ftkit.backend import BackendSettings
+from ftkit.backend.testing import started_backend
+from tests.backend.conftest import DONE, upload, wait_for
+
+
+def metrics_steps(api: httpx.Client, job_id: str) -> list[int]:
+    """Steps of the job's metrics events."""
+    events = api.get(f"/fine_tuning/jobs/{job_id}/events", params={"limit": 1000}).json()["data"]
+    return [e["data"]["step"] for e in events if e["type"] == "metrics"]
+
+
+def wait_until(predicate: Any, timeout: float = 30) -> None:
+    """Poll `predicate` until true."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_restart_mid_training_resumes_the_same_job(tmp_path: Path, train_file: Path) -> None:
+    """Stop the server while a job trains; a new server on the same data dir finishes it."""
+    data_dir = tmp_path / "data"
+    with (
+        started_backend(BackendSettings(data_dir=data_dir, step_seconds=0.01)) as first,
+        httpx.Client(base_url=first.url) as api,
+    ):
+        file = upload(api, train_file)
+        done_before = api.post(
+            "/fine-tunes", json={"training_file": file["id"], "model": "ada", "n_epochs": 1}
+        ).json()
+        wait_for(api, f"/fine-tunes/{done_before['id']}", DONE)
+        job = api.post(
+            "/fine_tuning/jobs", json={"model": "babbage-002", "training_file": file["id"]}
+        ).json()
+        wait_until(lambda: len(metrics_steps(api, job["id"])) >= 5)
+    with (
+        started_backend(BackendSettings(data_dir=data_dir)) as second,
+        httpx.Client(base_url=second.url) as api,
+    ):
+        assert api.get(f"/files/{file['id']}/content").content == train_file.read_bytes()
+        assert api.get(f"/fine-tunes/{done_before['id']}").json()["status"] == "succeeded"
+        final = wait_for(api, f"/fine_tuning/jobs/{job['id']}", DONE)
+        assert final["status"] == "succeeded"
+        steps = metrics_steps(api, job["id"])
+        assert len(steps) == len(set(steps)) and max(steps) == 240
+        events = api.get(f"/fine_tuning/jobs/{job['id']}/events", params={"limit": 1000}).json()
+        counts = Counter(e["message"] for e in events["data"] if e["type"] == "message")
+        assert counts["Fine-tuning job started"] == 1 and max(counts.values()) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live descendant of `pid` (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        children = {child for child, parent in parents.items() if parent in frontier}
+        frontier = children - found
+        found |= children
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find worker processes")
+def test_kill_9_leaves_no_worker_and_the_job_resumes(tmp_path: Path, train_file: Path) -> None:
+    """SIGKILL `ftkit serve` mid-training: its workers exit; a new server finishes the job."""
+    data_dir, port = tmp_path / "data", _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from ftkit.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        root = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=root + "/v1", timeout=30) as api:
+            wait_until(lambda: _answers(api))
+            httpx.post(root + "/_ftkit/settings", json={"step_seconds": 0.02})
+            file = upload(api, train_file)
+            job = api.post(
+                "/fine_tuning/jobs", json={"model": "babbage-002", "training_file": file["id"]}
+            ).json()
+            wait_until(lambda: len(metrics_steps(api, job["id"])) >= 3)
+        workers = _descendants(server.pid)
+        assert workers
+        server.send_signal(signal.SIGKILL)
+        server.wait(5)
+        wait_until(lambda: not any(_alive(pid) for pid in workers), timeout=10)
+    finally:
+        server.kill()
+    with (
+        started_backend(BackendSettings(data_dir=data_dir)) as backend,
+        httpx.Client(base_url=backend.url) as api,
+    ):
+        assert wait_for(api, f"/fine_tuning/jobs/{job['id']}", DONE)["status"] == "succeeded"
+        steps = metrics_steps(api, job["id"])
+        assert len(steps) == len(set(steps))
+
+
+def _answers(api: httpx.Client) -> bool:
+    try:
+        return api.get("/models").status_code == 200
+    except httpx.TransportError:
+        return False
