@@ -82,6 +82,10 @@ class CandidateTrie:
         return weights @ self.membership
 
 
+Candidates = list[tuple[CandidateTrie, np.ndarray, Background | None]]
+"""Per prompt: its candidates' token trie, the weight under each trie node, the background."""
+
+
 def next_distribution(
     trie: CandidateTrie,
     mass: list[float],

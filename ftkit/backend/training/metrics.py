@@ -9,9 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn import metrics
 
-from ftkit.backend.training.decoding import Background, CandidateTrie, teacher_forced
-
-Candidates = Sequence[tuple[CandidateTrie, np.ndarray, Background | None]]
+from ftkit.backend.training.decoding import Candidates, teacher_forced
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ import tiktoken
 
 from ftkit.backend.training.classifier import SoftmaxSGDClassifier
 from ftkit.backend.training.decoding import (
-    Background,
+    Candidates,
     CandidateTrie,
     Choice,
     Sampling,
@@ -111,8 +111,6 @@ _GENERIC_WORDS = (
     " out",
     " many",
 )
-
-Candidates = list[tuple[CandidateTrie, np.ndarray, Background | None]]
 
 
 class Head(Protocol):

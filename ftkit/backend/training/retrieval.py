@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from ftkit.backend.training.decoding import Background, CandidateTrie
+from ftkit.backend.training.decoding import Background, Candidates, CandidateTrie
 from ftkit.backend.training.lm import UnigramLM
 
 TOP_K = 8
@@ -84,9 +84,7 @@ class RetrievalGenerator:
         total = weights.sum(axis=1, keepdims=True)
         return np.divide(weights, total, out=np.zeros_like(weights), where=total > 0)
 
-    def candidates(
-        self, rows: np.ndarray, weights: np.ndarray
-    ) -> list[tuple[CandidateTrie, np.ndarray, Background]]:
+    def candidates(self, rows: np.ndarray, weights: np.ndarray) -> Candidates:
         """Per prompt: the trie of its neighbours' distinct completions and its node masses."""
         out = []
         for row_ids, row_weights in zip(rows, weights, strict=True):

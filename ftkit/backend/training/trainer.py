@@ -25,9 +25,9 @@ compute_classification_metrics, the `classification/*` values, then a checkpoint
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -35,6 +35,7 @@ import tiktoken
 from pydantic import BaseModel, ConfigDict, Field
 
 from ftkit.backend.training.classifier import SoftmaxSGDClassifier
+from ftkit.backend.training.decoding import Candidates
 from ftkit.backend.training.examples import MIN_EXAMPLES, Dataset, TrainingDataError, read_dataset
 from ftkit.backend.training.features import PromptVectorizer
 from ftkit.backend.training.hyperparameters import ResolvedHyperparameters
@@ -54,6 +55,7 @@ from ftkit.backend.training.model import (
 )
 from ftkit.backend.training.retrieval import (
     BASE_BETA_LEARNING_RATE,
+    INITIAL_BETA,
     RetrievalGenerator,
     completion_table,
 )
@@ -209,11 +211,9 @@ def train(
     total_steps = steps_per_epoch * hp.n_epochs
     interval = max(1, steps_per_epoch // VALIDATIONS_PER_EPOCH)
     rng = np.random.default_rng(request.seed)
-    valid_order = rng.permutation(len(valid_split)) if valid_split else np.zeros(0, np.int64)
-    valid_cursor = 0
+    valid_batches = _cycle(rng, len(valid_split), hp.batch_size) if valid_split else None
     step, elapsed_tokens, elapsed_examples = 0, 0, 0
     metrics: StepMetrics | None = None
-    model_path = out_dir / "model.npz"
     for epoch in range(1, hp.n_epochs + 1):
         order = rng.permutation(n)
         for start in range(0, n, hp.batch_size):
@@ -224,46 +224,34 @@ def train(
             score = learner.step(rows)
             elapsed_tokens += int(train_split.n_tokens[rows].sum())
             elapsed_examples += len(rows)
+            values: dict[str, Any] = {
+                "train_loss": score.loss,
+                "train_sequence_accuracy": score.sequence_accuracy,
+                "train_token_accuracy": score.token_accuracy,
+            }
+            if valid_split is not None and valid_batches is not None and step % interval == 0:
+                valid = learner.evaluate(valid_split, next(valid_batches))
+                values |= {
+                    "valid_loss": valid.loss,
+                    "valid_sequence_accuracy": valid.sequence_accuracy,
+                    "valid_token_accuracy": valid.token_accuracy,
+                }
+            epoch_end = start + hp.batch_size >= n
+            if epoch_end and valid_split is not None:
+                values |= _full_validation(request, learner, valid_split, positive)
             metrics = StepMetrics(
                 step=step,
                 epoch=epoch,
                 elapsed_tokens=elapsed_tokens,
                 elapsed_examples=elapsed_examples,
-                train_loss=score.loss,
-                train_sequence_accuracy=score.sequence_accuracy,
-                train_token_accuracy=score.token_accuracy,
+                **values,
             )
-            if valid_split is not None and step % interval == 0:
-                batch = np.take(
-                    valid_order, range(valid_cursor, valid_cursor + hp.batch_size), mode="wrap"
-                )
-                valid_cursor = (valid_cursor + hp.batch_size) % len(valid_split)
-                valid = learner.evaluate(valid_split, batch)
-                metrics.valid_loss = valid.loss
-                metrics.valid_sequence_accuracy = valid.sequence_accuracy
-                metrics.valid_token_accuracy = valid.token_accuracy
-            epoch_end = start + hp.batch_size >= n
-            if epoch_end and valid_split is not None:
-                full = learner.evaluate(valid_split, np.arange(len(valid_split)))
-                metrics.full_valid_loss = full.loss
-                metrics.full_valid_token_accuracy = full.token_accuracy
-                if request.compute_classification_metrics:
-                    probabilities = learner.class_probabilities(valid_split)
-                    if probabilities is not None:
-                        labels, probs = probabilities
-                        metrics.classification = classification_metrics(
-                            labels,
-                            probs,
-                            valid_split.completions,
-                            positive,
-                            request.classification_betas or [],
-                        )
             hooks.on_step(metrics, total_steps)
             if epoch_end:
                 checkpoint = learner.model.save(out_dir / f"checkpoint-epoch-{epoch}.npz")
                 hooks.on_epoch_end(epoch, checkpoint, metrics)
     assert metrics is not None
-    learner.model.save(model_path)
+    model_path = learner.model.save(out_dir / "model.npz")
     return TrainingOutcome(
         model_path=model_path,
         total_steps=total_steps,
@@ -272,6 +260,36 @@ def train(
         kind=learner.model.kind,
         seconds=time.perf_counter() - started,
     )
+
+
+def _cycle(rng: np.random.Generator, size: int, batch_size: int) -> Iterator[np.ndarray]:
+    """Validation batches: a seeded order of the validation rows, walked round and round."""
+    order = rng.permutation(size)
+    cursor = 0
+    while True:
+        yield np.take(order, range(cursor, cursor + batch_size), mode="wrap")
+        cursor = (cursor + batch_size) % size
+
+
+def _full_validation(
+    request: TrainingRequest, learner: _Learner, split: _Split, positive: str | None
+) -> dict[str, Any]:
+    """Epoch-end metrics on the whole validation set (and classification/* when asked for)."""
+    full = learner.evaluate(split, np.arange(len(split)))
+    values: dict[str, Any] = {
+        "full_valid_loss": full.loss,
+        "full_valid_token_accuracy": full.token_accuracy,
+    }
+    probabilities = (
+        learner.class_probabilities(split) if request.compute_classification_metrics else None
+    )
+    if probabilities is not None:
+        labels, probs = probabilities
+        betas = request.classification_betas or []
+        values["classification"] = classification_metrics(
+            labels, probs, split.completions, positive, betas
+        )
+    return values
 
 
 def use_classifier(completions: Sequence[str], classification_metrics: bool) -> bool:
@@ -334,7 +352,12 @@ class _ClassifierLearner:
         learning_rate = BASE_LEARNING_RATE * hp.learning_rate_multiplier
         if parent is not None and isinstance(parent.head, ClassifierHead):
             estimator = parent.head.estimator.add_classes(classes)
-            estimator.set_params(learning_rate=learning_rate, batch_size=hp.batch_size)
+            estimator.set_params(
+                learning_rate=learning_rate,
+                batch_size=hp.batch_size,
+                n_epochs=hp.n_epochs,
+                random_state=request.seed,
+            )
         else:
             estimator = SoftmaxSGDClassifier(
                 learning_rate=learning_rate,
@@ -353,30 +376,23 @@ class _ClassifierLearner:
         self.split = train_split
         self.targets = np.searchsorted(estimator.classes_, train_split.completions)
         self.plw = hp.prompt_loss_weight
-        self.eot = encoding.eot_token
 
     def step(self, rows: np.ndarray) -> BatchScore:
         probs = self.head.estimator.step(self.split.features[rows], self.targets[rows])
-        score = self._score(self.split, rows, probs)
+        score = _score_rows(
+            self.model, self.split, rows, self.head.candidates_from_proba(probs), self.plw
+        )
         self.model.prompt_lm.update(self.split.prompt_batch(rows))
         return score
 
     def evaluate(self, split: _Split, rows: np.ndarray) -> BatchScore:
-        return self._score(split, rows, self.head.estimator.predict_proba(split.features[rows]))
+        probs = self.head.estimator.predict_proba(split.features[rows])
+        return _score_rows(
+            self.model, split, rows, self.head.candidates_from_proba(probs), self.plw
+        )
 
     def class_probabilities(self, split: _Split) -> tuple[list[str], np.ndarray] | None:
         return self.head.labels, self.head.estimator.predict_proba(split.features)
-
-    def _score(self, split: _Split, rows: np.ndarray, probs: np.ndarray) -> BatchScore:
-        prompt_tokens = split.prompt_batch(rows)
-        return score_batch(
-            self.head.candidates_from_proba(probs),
-            [split.targets[i] for i in rows],
-            -float(self.model.prompt_lm.logprob(prompt_tokens).sum()),
-            len(prompt_tokens),
-            self.plw,
-            self.eot,
-        )
 
 
 class _RetrievalLearner:
@@ -412,9 +428,8 @@ class _RetrievalLearner:
         else:
             memory, targets = train_split.features, ids
             background = UnigramLM(encoding.n_vocab, BACKGROUND_ALPHA)
-            beta, offset = None, 0
-        kwargs = {} if beta is None else {"beta": beta}
-        self.generator = RetrievalGenerator(memory, targets, table, background, **kwargs)
+            beta, offset = INITIAL_BETA, 0
+        self.generator = RetrievalGenerator(memory, targets, table, background, beta)
         self.available = np.zeros(memory.shape[0], dtype=bool)
         self.available[:offset] = True
         self.offset = offset
@@ -426,11 +441,11 @@ class _RetrievalLearner:
         self.split = train_split
         self.plw = hp.prompt_loss_weight
         self.learning_rate = BASE_BETA_LEARNING_RATE * hp.learning_rate_multiplier
-        self.eot = encoding.eot_token
 
     def step(self, rows: np.ndarray) -> BatchScore:
         rows_nn, sims = self.generator.neighbours(self.split.features[rows], self.available)
-        score = self._score(self.split, rows, rows_nn, sims)
+        candidates = self.generator.candidates(rows_nn, self.generator.weights(rows_nn, sims))
+        score = _score_rows(self.model, self.split, rows, candidates, self.plw)
         self.generator.beta_step(rows_nn, sims, self.ids[rows], self.learning_rate)
         self.available[self.offset + rows] = True
         prompt_tokens = self.split.prompt_batch(rows)
@@ -441,8 +456,9 @@ class _RetrievalLearner:
         return score
 
     def evaluate(self, split: _Split, rows: np.ndarray) -> BatchScore:
-        rows_nn, sims = self.generator.neighbours(split.features[rows], self.available)
-        return self._score(split, rows, rows_nn, sims)
+        return _score_rows(
+            self.model, split, rows, self._candidates(split.features[rows]), self.plw
+        )
 
     def class_probabilities(self, split: _Split) -> tuple[list[str], np.ndarray] | None:
         """Each completion's share of the neighbour weights (uniform with no neighbours)."""
@@ -459,18 +475,24 @@ class _RetrievalLearner:
         totals = probs.sum(axis=1, keepdims=True)
         return labels, np.where(totals > 0, probs / np.maximum(totals, 1e-300), 1 / len(labels))
 
-    def _score(
-        self, split: _Split, rows: np.ndarray, rows_nn: np.ndarray, sims: np.ndarray
-    ) -> BatchScore:
-        prompt_tokens = split.prompt_batch(rows)
-        return score_batch(
-            self.generator.candidates(rows_nn, self.generator.weights(rows_nn, sims)),
-            [split.targets[i] for i in rows],
-            -float(self.model.prompt_lm.logprob(prompt_tokens).sum()),
-            len(prompt_tokens),
-            self.plw,
-            self.eot,
-        )
+    def _candidates(self, features: sp.csr_matrix) -> Candidates:
+        rows, sims = self.generator.neighbours(features, self.available)
+        return self.generator.candidates(rows, self.generator.weights(rows, sims))
+
+
+def _score_rows(
+    model: CompletionModel, split: _Split, rows: np.ndarray, candidates: Candidates, plw: float
+) -> BatchScore:
+    """Score rows of a split under their candidates and the model's prompt-token model."""
+    prompt_tokens = split.prompt_batch(rows)
+    return score_batch(
+        candidates,
+        [split.targets[i] for i in rows],
+        -float(model.prompt_lm.logprob(prompt_tokens).sum()),
+        len(prompt_tokens),
+        plw,
+        model.encoding.eot_token,
+    )
 
 
 def _positive_class(
