@@ -1,8 +1,9 @@
 """The checks: one streaming pass keeps running aggregates, then findings are built from them.
 
 The legacy `prepare_data` checks run in its order (openai-api.md §9), with its defects fixed,
-plus the checks it lacked. Per-example memory is three fixed-size arrays (line number, 8-byte
-prompt and pair hashes, label id); everything else is a running aggregate.
+plus the checks it lacked. Per-example memory is a few fixed-size arrays (line number, 8-byte
+prompt and completion hashes, label id, tokens, flags: 37 bytes); everything else is a running
+aggregate. The hashes are truncated SHA-1 (fast with CPU support; not used for security).
 """
 
 from __future__ import annotations
@@ -10,23 +11,30 @@ from __future__ import annotations
 import os
 from array import array
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from hashlib import blake2b
+from hashlib import sha1
+from typing import Any
 
 import numpy as np
+import orjson
 
+from ftkit.data.counting import example_tokens
 from ftkit.data.models import DataShape, Finding, Severity, TaskType
 from ftkit.data.parsing import Example, Problem, detect_shape, parse_payload, to_example
 from ftkit.data.reading import Chunk
+from ftkit.data.tokens import get_encoding
 
 # The legacy tool's candidates, in its order (openai-api.md §9, validators 11 and 14).
 SEPARATORS = (" ->", "\n\n###\n\n", "\n\n===\n\n", "\n\n---\n\n", "\n\n===>\n\n", "\n\n--->\n\n")
 SEPARATOR_FALLBACK = "\n\n### =>\n\n"
+ALL_SEPARATORS = (*SEPARATORS, SEPARATOR_FALLBACK)
 ENDINGS = ("\n", ".", " END", "***", "+++", "&&&", "$$$", "@@@", "%%%")
 ENDING_FALLBACK = " [END]"
+VERBATIM, LONG = 0x10, 0x20  # per-example flags; VERBATIM doubles as a line-code flag
 MAX_LABELS = 10_000  # distinct completions tracked for class statistics
-_UPPER = bytes(range(65, 91))
-_LOWER = bytes(range(97, 123))
+_CASE = bytes(85 if 65 <= b <= 90 else 108 if 97 <= b <= 122 else b for b in range(256))
+_NOT_LETTERS = bytes(b for b in range(256) if not (65 <= b <= 90 or 97 <= b <= 122))
 
 # Severity and advice per line-level problem code; `{details}` lists what was seen.
 LINE_PROBLEMS: dict[str, tuple[Severity, str]] = {
@@ -223,20 +231,33 @@ def _common_suffix(a: str, b: str) -> str:
     return os.path.commonprefix([a[::-1], b[::-1]])[::-1]  # noqa: RUF071
 
 
+@dataclass(frozen=True)
+class ScanOptions:
+    """What the first pass needs besides the data; small, sent to worker processes."""
+
+    shape: DataShape
+    max_lines: int
+    encoding: str | None  # None: no token counting
+    context_limit: int
+
+
 @dataclass
 class Scan:
-    """Running aggregates of the first pass over the data."""
+    """Running aggregates of the first pass; chunks are scanned separately and merged in order."""
 
-    max_lines: int
+    options: ScanOptions
     tally: Tally = field(init=False)
-    shape: DataShape | None = None
     examples: int = 0
     rejected: int = 0  # non-blank lines that are not usable examples
-    # per example
+    # per example: line, 8-byte prompt and completion hashes, label id, tokens, and
+    # flags (VERBATIM: the raw line can be copied as it is; LONG: over the token limit)
     lines: array = field(default_factory=lambda: array("Q"))
     prompt_keys: bytearray = field(default_factory=bytearray)
-    pair_keys: bytearray = field(default_factory=bytearray)
+    completion_keys: bytearray = field(default_factory=bytearray)
     label_ids: array = field(default_factory=lambda: array("i"))
+    tokens: array = field(default_factory=lambda: array("Q"))
+    flags: bytearray = field(default_factory=bytearray)
+    max_completion_tokens: int = 0
     # labels (completions) while there are few distinct ones
     labels: dict[str, int] | None = field(default_factory=dict)
     # prompts
@@ -259,38 +280,90 @@ class Scan:
     lower: list[int] = field(default_factory=lambda: [0, 0])
 
     def __post_init__(self) -> None:
-        self.tally = Tally(self.max_lines)
+        self.tally = Tally(self.options.max_lines)
+        self._completion_key_cache: dict[str, bytes] = {}
+        self._inside_checks: tuple[str | None, list[tuple[int, str]]] = (None, [])
+
+    @property
+    def shape(self) -> DataShape:
+        """prompt_completion or chat."""
+        return self.options.shape
+
+    @property
+    def max_lines(self) -> int:
+        """How many line numbers a finding lists."""
+        return self.options.max_lines
 
     def add_chunk(self, chunk: Chunk, last_line: int, unterminated: bool) -> None:
         """Parse and check a chunk of items, updating the aggregates."""
         tally = self.tally
+        shape = self.options.shape
+        encoding = get_encoding(self.options.encoding) if self.options.encoding else None
+        fast = shape == "prompt_completion"
         for line, payload in chunk:
-            obj, problems = parse_payload(line, payload, self.shape)
+            if fast and type(payload) is bytes:
+                # Fast path for the common clean line: exactly a string prompt and a non-empty
+                # string completion. Anything else takes the general path below.
+                try:
+                    obj = orjson.loads(payload)
+                except orjson.JSONDecodeError:
+                    obj = None
+                if type(obj) is dict and len(obj) == 2:
+                    prompt = obj.get("prompt")
+                    completion = obj.get("completion")
+                    if type(prompt) is str and type(completion) is str and prompt and completion:
+                        example = Example(line, prompt, completion, obj)
+                        self._add_clean(example, encoding)
+                        continue
+            obj, problems = parse_payload(line, payload, shape)
             if problems:
                 if unterminated and line == last_line and problems[0][0] == "invalid_json":
                     problems = [("truncated_last_line", line, "")]
                 tally.add_problems(problems)
                 self.rejected += problems[0][0] != "blank_line"
                 continue
-            if self.shape is None:
-                self.shape = detect_shape(obj)
-            example, problems = to_example(line, obj, self.shape or "prompt_completion")
+            example, problems = to_example(line, obj, shape)
             if problems:
                 tally.add_problems(problems)
             if example is None:
                 self.rejected += 1
-            else:
-                self._add_example(example)
+                continue
+            flags = VERBATIM if not problems and isinstance(payload, bytes) else 0
+            self._add_clean(example, encoding, flags)
+
+    def _add_clean(self, example: Example, encoding: Any, flags: int = VERBATIM) -> None:
+        if encoding is not None:
+            flags |= self._count(example, encoding)
+        elif len(example.prompt) + len(example.completion) > 4 * self.options.context_limit:
+            self.tally.add("maybe_too_long", example.line)
+            flags |= LONG
+        self.flags.append(flags)
+        self._add_example(example)
+
+    def _count(self, example: Example, encoding: Any) -> int:
+        record = example.record if self.options.shape == "chat" else None
+        tokens, completion = example_tokens(example.prompt, example.completion, record, encoding)
+        self.tokens.append(tokens)
+        self.max_completion_tokens = max(self.max_completion_tokens, completion)
+        if tokens > self.options.context_limit:
+            self.tally.add("too_long", example.line, str(tokens))
+            return LONG
+        return 0
 
     def _add_example(self, example: Example) -> None:
         line, prompt, completion, _ = example
         self.examples += 1
         pb = prompt.encode()
         cb = completion.encode()
-        prompt_key = blake2b(pb, digest_size=8).digest()
         self.lines.append(line)
-        self.prompt_keys += prompt_key
-        self.pair_keys += blake2b(cb, digest_size=8, key=prompt_key).digest()
+        self.prompt_keys += sha1(pb).digest()[:8]
+        completion_key = self._completion_key_cache.get(completion)
+        if completion_key is None:
+            completion_key = sha1(cb).digest()[:8]
+            if len(self._completion_key_cache) > 4096:
+                self._completion_key_cache.clear()
+            self._completion_key_cache[completion] = completion_key
+        self.completion_keys += completion_key
         labels = self.labels
         if labels is not None:
             label = labels.get(completion)
@@ -303,17 +376,21 @@ class Scan:
             self.label_ids.append(label)
         else:
             self.label_ids.append(-1)
-        self.upper[0] += len(pb) - len(pb.translate(None, _UPPER))
-        self.lower[0] += len(pb) - len(pb.translate(None, _LOWER))
-        self.upper[1] += len(cb) - len(cb.translate(None, _UPPER))
-        self.lower[1] += len(cb) - len(cb.translate(None, _LOWER))
-        if self.shape == "prompt_completion":
-            self._add_prompt(prompt)
+        if self.options.shape == "prompt_completion":
+            letters = pb.translate(_CASE, _NOT_LETTERS)  # b"U"/b"l" per ASCII letter
+            upper = letters.count(b"U")
+            self.upper[0] += upper
+            self.lower[0] += len(letters) - upper
+            letters = cb.translate(_CASE, _NOT_LETTERS)
+            upper = letters.count(b"U")
+            self.upper[1] += upper
+            self.lower[1] += len(letters) - upper
+            self._add_prompt(line, prompt)
             self._add_completion(line, completion)
         elif prompt != "[]":
             self.prompt_chars += len(prompt)
 
-    def _add_prompt(self, prompt: str) -> None:
+    def _add_prompt(self, line: int, prompt: str) -> None:
         if not prompt:
             self.empty_prompts += 1
             return
@@ -323,10 +400,20 @@ class Scan:
         else:
             if not self.prompts_differ and prompt != self.first_prompt:
                 self.prompts_differ = True
-            if not prompt.startswith(self.prompt_prefix):
-                self.prompt_prefix = _common_prefix(self.prompt_prefix, prompt)
-            if not prompt.endswith(self.prompt_suffix):
-                self.prompt_suffix = _common_suffix(self.prompt_suffix, prompt)
+            if not prompt.startswith(self.prompt_prefix):  # type: ignore[arg-type]
+                self.prompt_prefix = _common_prefix(self.prompt_prefix or "", prompt)
+            if not prompt.endswith(self.prompt_suffix):  # type: ignore[arg-type]
+                self.prompt_suffix = _common_suffix(self.prompt_suffix or "", prompt)
+        # The separator finally reported ends every prompt, so it is among the candidates the
+        # running common suffix ends with; look for those inside the prompt.
+        suffix, candidates = self._inside_checks
+        if suffix != self.prompt_suffix:
+            suffix = self.prompt_suffix or ""
+            candidates = [(i, s) for i, s in enumerate(ALL_SEPARATORS) if suffix.endswith(s)]
+            self._inside_checks = (suffix, candidates)
+        for index, separator in candidates:
+            if prompt.find(separator, 0, len(prompt) - len(separator)) >= 0:
+                self.tally.add(f"separator_inside_prompt/{index}", line)
         if not self.prompt_newline and "\n" in prompt:
             self.prompt_newline = True
         if self.separators_unused:
@@ -338,14 +425,81 @@ class Scan:
         else:
             if not self.completions_differ and completion != self.first_completion:
                 self.completions_differ = True
-            if not completion.startswith(self.completion_prefix):
-                self.completion_prefix = _common_prefix(self.completion_prefix, completion)
-            if not completion.endswith(self.completion_suffix):
-                self.completion_suffix = _common_suffix(self.completion_suffix, completion)
+            if not completion.startswith(self.completion_prefix):  # type: ignore[arg-type]
+                self.completion_prefix = _common_prefix(self.completion_prefix or "", completion)
+            if not completion.endswith(self.completion_suffix):  # type: ignore[arg-type]
+                self.completion_suffix = _common_suffix(self.completion_suffix or "", completion)
         if self.endings_unused:
             self.endings_unused = [e for e in self.endings_unused if e not in completion]
         if completion[:1] not in (" ", "\n", "\t"):
             self.tally.add("no_leading_space", line)
+
+    def merge(self, later: Scan) -> None:
+        """Fold in the scan of the lines that follow this one's."""
+        self.tally.merge(later.tally)
+        self.examples += later.examples
+        self.rejected += later.rejected
+        self.lines += later.lines
+        self.prompt_keys += later.prompt_keys
+        self.completion_keys += later.completion_keys
+        self.tokens += later.tokens
+        self.flags += later.flags
+        self.max_completion_tokens = max(self.max_completion_tokens, later.max_completion_tokens)
+        self._merge_labels(later)
+        self.prompt_chars += later.prompt_chars
+        self.empty_prompts += later.empty_prompts
+        self.prompt_newline = self.prompt_newline or later.prompt_newline
+        self.separators_unused = [s for s in self.separators_unused if s in later.separators_unused]
+        self.endings_unused = [e for e in self.endings_unused if e in later.endings_unused]
+        for column in (0, 1):
+            self.upper[column] += later.upper[column]
+            self.lower[column] += later.lower[column]
+        self.first_prompt, self.prompts_differ, self.prompt_prefix, self.prompt_suffix = (
+            _merge_texts(
+                (self.first_prompt, self.prompts_differ, self.prompt_prefix, self.prompt_suffix),
+                (
+                    later.first_prompt,
+                    later.prompts_differ,
+                    later.prompt_prefix,
+                    later.prompt_suffix,
+                ),
+            )
+        )
+        (
+            self.first_completion,
+            self.completions_differ,
+            self.completion_prefix,
+            self.completion_suffix,
+        ) = _merge_texts(
+            (
+                self.first_completion,
+                self.completions_differ,
+                self.completion_prefix,
+                self.completion_suffix,
+            ),
+            (
+                later.first_completion,
+                later.completions_differ,
+                later.completion_prefix,
+                later.completion_suffix,
+            ),
+        )
+
+    def _merge_labels(self, later: Scan) -> None:
+        if self.labels is None or later.labels is None:
+            self.labels = None
+            self.label_ids += array("i", [-1]) * len(later.label_ids)
+            return
+        mapping = np.empty(len(later.labels) + 1, dtype=np.int32)
+        mapping[-1] = -1
+        for label, index in later.labels.items():
+            mapping[index] = self.labels.setdefault(label, len(self.labels))
+        if len(self.labels) > MAX_LABELS:
+            self.labels = None
+            self.label_ids += array("i", [-1]) * len(later.label_ids)
+            return
+        remapped = mapping[np.frombuffer(later.label_ids, dtype=np.int32)]
+        self.label_ids.frombytes(remapped.astype(np.int32).tobytes())
 
     # -- whole-dataset facts -------------------------------------------------------------
 
@@ -362,9 +516,7 @@ class Scan:
         """Examples per completion (only meaningful while labels were tracked)."""
         if self.labels is None:
             return {}
-        counts = np.bincount(
-            np.frombuffer(self.label_ids, dtype=np.int32), minlength=len(self.labels)
-        )
+        counts = np.bincount(self.label_array(), minlength=len(self.labels))
         return {label: int(counts[i]) for label, i in self.labels.items()}
 
     def line_numbers(self) -> np.ndarray:
@@ -373,7 +525,9 @@ class Scan:
 
     def duplicate_mask(self) -> np.ndarray:
         """True for every example whose (prompt, completion) pair appeared on an earlier line."""
-        keys = np.frombuffer(bytes(self.pair_keys), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            completions = np.frombuffer(bytes(self.completion_keys), dtype=np.uint64)
+            keys = self.prompt_key_array() ^ (completions * np.uint64(0x9E3779B97F4A7C15))
         order = np.argsort(keys, kind="stable")
         ordered = keys[order]
         repeat = np.zeros(len(keys), dtype=bool)
@@ -388,3 +542,44 @@ class Scan:
     def label_array(self) -> np.ndarray:
         """Label id of each example (-1 when not tracked)."""
         return np.frombuffer(self.label_ids, dtype=np.int32)
+
+    def token_array(self) -> np.ndarray:
+        """Tokens of each example (empty when tokens were not counted)."""
+        return np.frombuffer(self.tokens, dtype=np.uint64)
+
+    def flag_array(self) -> np.ndarray:
+        """VERBATIM / LONG flags of each example."""
+        return np.frombuffer(bytes(self.flags), dtype=np.uint8)
+
+
+_Texts = tuple[str | None, bool, str | None, str | None]
+
+
+def _merge_texts(first: _Texts, later: _Texts) -> _Texts:
+    """Combine (first text, differ, common prefix, common suffix) of two runs of texts."""
+    if first[0] is None:
+        return later
+    if later[0] is None:
+        return first
+    differ = first[1] or later[1] or first[0] != later[0]
+    prefix = _common_prefix(first[2] or "", later[2] or "")
+    suffix = _common_suffix(first[3] or "", later[3] or "")
+    return first[0], differ, prefix, suffix
+
+
+def scan_chunk(options: ScanOptions, chunk: Chunk, last_line: int, unterminated: bool) -> Scan:
+    """The scan of one chunk (run in a worker process or in-process)."""
+    scan = Scan(options)
+    scan.add_chunk(chunk, last_line, unterminated)
+    scan._completion_key_cache.clear()  # a cache, not a result: not sent back
+    return scan
+
+
+def detect_file_shape(chunks: Iterator[Chunk]) -> DataShape:
+    """chat or prompt_completion, from the first line that parses as an object."""
+    for chunk in chunks:
+        for line, payload in chunk:
+            obj, problems = parse_payload(line, payload, None)
+            if not problems and isinstance(obj, dict):
+                return detect_shape(obj) or "prompt_completion"
+    return "prompt_completion"

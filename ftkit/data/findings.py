@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ftkit.data.checks import (
+    ALL_SEPARATORS,
     ENDING_FALLBACK,
     ENDINGS,
     LINE_PROBLEMS,
@@ -141,8 +142,9 @@ def _separator_findings(scan: Scan, fixes: set[str], decisions: Decisions) -> li
     suffix = scan.prompt_suffix or ""
     if suffix:
         # A known marker at the end is the separator; text before it belongs to the prompts.
-        suffix = next((s for s in (*SEPARATORS, SEPARATOR_FALLBACK) if suffix.endswith(s)), suffix)
+        suffix = next((s for s in ALL_SEPARATORS if suffix.endswith(s)), suffix)
         decisions.prompt_separator = suffix
+        inside = _separator_inside(scan, suffix)
         long_note = (
             " It is long; a short marker such as '\\n\\n###\\n\\n' works as well."
             if len(suffix) > LONG_SEPARATOR
@@ -155,7 +157,8 @@ def _separator_findings(scan: Scan, fixes: set[str], decisions: Decisions) -> li
                 severity="info",
                 message=f"Every prompt ends with {_q(suffix)}{empty}; end prompts with it at "
                 f"inference too.{long_note}",
-            )
+            ),
+            *inside,
         ]
     allowed = [s for s in scan.separators_unused if s != " ->" or not scan.prompt_newline]
     candidate = next((s for s in SEPARATORS if s in allowed), SEPARATOR_FALLBACK)
@@ -274,3 +277,19 @@ def _completion_findings(
         )
         findings[-1].fixed_by = "add-space" if fixed else None
     return findings
+
+
+def _separator_inside(scan: Scan, separator: str) -> list[Finding]:
+    if separator not in ALL_SEPARATORS:
+        return []
+    code = f"separator_inside_prompt/{ALL_SEPARATORS.index(separator)}"
+    if not scan.tally.counts[code]:
+        return []
+    finding = scan.tally.finding(
+        code,
+        "warning",
+        f"The separator {_q(separator)} also occurs inside these prompts, so the model may "
+        "take the prompt as ended too early; pick a separator that occurs only at the end.",
+    )
+    finding.code = "separator_inside_prompt"
+    return [finding]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import get_args
 
@@ -11,12 +11,21 @@ import numpy as np
 
 from ftkit.config import DataConfig, FixName
 from ftkit.data.catalog import context_limit
-from ftkit.data.checks import CODE_ORDER, Scan
+from ftkit.data.checks import (
+    CODE_ORDER,
+    LONG,
+    VERBATIM,
+    Scan,
+    ScanOptions,
+    detect_file_shape,
+    scan_chunk,
+)
 from ftkit.data.cost import estimate_cost
 from ftkit.data.findings import Decisions, dataset_findings, line_findings
 from ftkit.data.models import (
     SPLIT_FILES,
     SPLIT_NAMES,
+    DataShape,
     DataValidationError,
     Finding,
     FixReport,
@@ -28,7 +37,8 @@ from ftkit.data.models import (
 from ftkit.data.reading import SourceReader
 from ftkit.data.splitting import SKIP, assign_splits
 from ftkit.data.tokens import encoding_name
-from ftkit.data.writing import PARALLEL_MIN_BYTES, ChunkResult, Plan, SplitWriter, run_chunks
+from ftkit.data.workers import PARALLEL_MIN_BYTES, map_in_order
+from ftkit.data.writing import ChunkResult, Plan, SplitWriter, fix_completion, process_chunk
 from ftkit.errors import ConfigError
 
 FIX_NAMES: tuple[str, ...] = get_args(FixName)
@@ -58,79 +68,88 @@ def prepare_dataset(
     validation.json to `out_dir`.
 
     fixes: opt-in fix names (default: data.fixes); n_epochs: for the cost estimate (None =
-    the provider's auto, 4 assumed); parallel: count tokens in worker processes (None = when
+    the provider's auto, 4 assumed); parallel: use one worker process per core (None = when
     the file is large enough to pay). Raises DataValidationError (a DataError) after writing
     validation.json when errors remain.
     """
     chosen = _checked_fixes(data.fixes if fixes is None else fixes)
     out_dir = Path(out_dir)
-    reader = SourceReader(data.source, data.format, data.columns)
     checks = data.checks
+    reader = SourceReader(data.source, data.format, data.columns)
+    if parallel is None:
+        parallel = data.source.stat().st_size >= PARALLEL_MIN_BYTES
+    encoding = encoding_name(model)
+    options = ScanOptions(
+        shape=detect_file_shape(reader.chunks()),
+        max_lines=checks.max_listed_lines,
+        encoding=encoding if checks.count_tokens else None,
+        context_limit=context_limit(model),
+    )
 
-    scan = Scan(max_lines=checks.max_listed_lines)
-    for chunk in reader.chunks():
-        scan.add_chunk(chunk, reader.lines, reader.unterminated_last_line)
-    shape = scan.shape or "prompt_completion"
+    # First pass: every check, with running aggregates.
+    scan = Scan(options)
+    jobs = ((chunk, reader.lines, reader.unterminated_last_line) for chunk in reader.chunks())
+    for part in map_in_order(scan_chunk, options, jobs, parallel=parallel):
+        scan.merge(part)
     task_type: TaskType = scan.task_type() if scan.examples else "conditional_generation"
     findings = _bom_finding(reader) + line_findings(scan, "drop-invalid" in chosen)
     if task_type == "open_ended_generation":  # empty prompts are the norm there
         findings = [f for f in findings if f.code != "empty_prompt"]
-
     duplicates = scan.duplicate_mask()
     findings += _duplicate_findings(scan, duplicates, "drop-duplicates" in chosen)
+    findings += _length_findings(scan, "drop-long" in chosen)
     more, decisions = dataset_findings(scan, task_type, chosen)
     findings += more
 
-    keep = ~duplicates if "drop-duplicates" in chosen else np.ones(scan.examples, dtype=bool)
+    # Split what is kept.
+    keep = np.ones(scan.examples, dtype=bool)
+    if "drop-duplicates" in chosen:
+        keep &= ~duplicates
+    if "drop-long" in chosen:
+        keep &= (scan.flag_array() & LONG) == 0
     classification = task_type == "classification"
     stratify = data.split.stratify is True or (data.split.stratify == "auto" and classification)
     stratified = stratify and classification
     fractions = (data.split.train, data.split.validation, data.split.test)
-    example_codes = assign_splits(
+    codes = assign_splits(
         scan.prompt_key_array()[keep],
         scan.label_array()[keep] if stratified else None,
         fractions,
         data.split.seed,
     )
-    findings += _count_findings(
-        scan, example_codes, checks.min_examples, checks.recommended_examples
-    )
+    findings += _count_findings(scan, codes, checks.min_examples, checks.recommended_examples)
     if classification:
-        findings += _class_split_findings(scan, keep, example_codes)
-
-    line_codes = np.full(reader.lines + 1, SKIP, dtype=np.uint8)
-    line_codes[scan.line_numbers()[keep].astype(np.int64)] = example_codes
-    encoding = encoding_name(model)
-    plan = _plan(
-        shape,
-        task_type,
-        decisions,
-        chosen,
-        checks.count_tokens,
-        encoding,
-        model,
-        checks.max_listed_lines,
-    )
-    findings = [f for f in findings if f.code not in checks.disable]
-    plan = Plan(**{**plan.__dict__, "write": not _errors(findings)})
-    if parallel is None:
-        parallel = (
-            checks.count_tokens
-            and (os.cpu_count() or 1) > 1
-            and data.source.stat().st_size >= PARALLEL_MIN_BYTES
-        )
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / SPLIT_FILES[name] for name in SPLIT_NAMES]
-    writer = SplitWriter(paths, write=plan.write)
-    totals = _Totals()
-    for result in run_chunks(plan, reader.chunks(), line_codes.tobytes(), parallel=parallel):
-        writer.add(result)
-        totals.add(result, scan)
-    findings += _second_pass_findings(totals, plan)
+        findings += _class_split_findings(scan, keep, codes)
     findings = [f for f in findings if f.code not in checks.disable]
     written = not _errors(findings)
+
+    # Second pass: write (raw lines copied when clean and unchanged).
+    plan = _plan(scan.shape, decisions, chosen, written)
+    recount = checks.count_tokens and plan.rewrites
+    plan = replace(plan, encoding=encoding if recount else None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / SPLIT_FILES[name] for name in SPLIT_NAMES]
+    writer = SplitWriter(paths, write=written)
+    totals = _Totals()
+    if written:
+        line_codes = np.full(reader.lines + 1, SKIP, dtype=np.uint8)
+        line_codes[scan.line_numbers()[keep].astype(np.int64)] = codes | (
+            scan.flag_array()[keep] & VERBATIM
+        )
+        code_bytes = line_codes.tobytes()
+        jobs = (
+            (chunk, code_bytes[chunk[0][0] : chunk[-1][0] + 1], chunk[0][0])
+            for chunk in reader.chunks()
+        )
+        for result in map_in_order(process_chunk, plan, jobs, parallel=parallel and plan.rewrites):
+            writer.add(result)
+            totals.add(result)
     hashes = writer.finish([written and n > 0 for n in totals.examples])
+    if not recount and checks.count_tokens:
+        totals.tokens = _per_split(scan.token_array()[keep], codes)
+        totals.max_example_tokens = int(scan.token_array().max(initial=0))
+        totals.max_completion_tokens = scan.max_completion_tokens
+    split_labels = _split_labels(scan, keep, codes, plan) if classification else [{}, {}, {}]
 
     splits = {}
     if written:
@@ -140,23 +159,21 @@ def prepare_dataset(
                     path=str(paths[index]),
                     examples=totals.examples[index],
                     sha256=hashes[index],
-                    label_counts=dict(totals.labels[index].most_common()),
+                    label_counts=split_labels[index],
                     tokens=totals.tokens[index] if checks.count_tokens else None,
                 )
     findings.sort(
         key=lambda f: CODE_ORDER.index(f.code) if f.code in CODE_ORDER else len(CODE_ORDER)
     )
     label_counts = Counter[str]()
-    for counter in totals.labels:
-        label_counts.update(counter)
-    if not label_counts and classification:
-        label_counts.update(scan.label_counts())
+    for counts in split_labels:
+        label_counts.update(counts)
     billed = totals.tokens[0] if checks.count_tokens else None
     prepared = PreparedData(
         source=str(data.source),
         out_dir=str(out_dir),
         model=model,
-        format=shape,
+        format=scan.shape,
         task_type=task_type,
         lines=reader.lines,
         examples=scan.examples,
@@ -178,10 +195,10 @@ def prepare_dataset(
             billed_per_epoch=billed,
             total=sum(totals.tokens) if checks.count_tokens else None,
             max_example=totals.max_example_tokens if checks.count_tokens else None,
-            context_limit=context_limit(model),
+            context_limit=options.context_limit,
         ),
         cost=estimate_cost(model, billed, n_epochs, data.prices_per_1k_tokens),
-        fixes_applied=_fix_reports(chosen, findings, totals, scan, duplicates),
+        fixes_applied=_fix_reports(chosen, totals, scan, keep, duplicates),
         written=written,
     )
     (out_dir / "validation.json").write_text(prepared.model_dump_json(indent=2), encoding="utf-8")
@@ -196,24 +213,40 @@ class _Totals:
     def __init__(self) -> None:
         self.examples = [0, 0, 0]
         self.tokens = [0, 0, 0]
-        self.labels: list[Counter[str]] = [Counter(), Counter(), Counter()]
         self.fixes: Counter[str] = Counter()
         self.max_example_tokens = 0
         self.max_completion_tokens = 0
-        self.tally = None
 
-    def add(self, result: ChunkResult, scan: Scan) -> None:
+    def add(self, result: ChunkResult) -> None:
         for index in range(3):
             self.examples[index] += result.examples[index]
             self.tokens[index] += result.tokens[index]
-            self.labels[index].update(result.labels[index])
         self.fixes.update(result.fixes)
         self.max_example_tokens = max(self.max_example_tokens, result.max_example_tokens)
         self.max_completion_tokens = max(self.max_completion_tokens, result.max_completion_tokens)
-        if self.tally is None:
-            self.tally = result.tally
-        else:
-            self.tally.merge(result.tally)
+
+
+def _per_split(values: np.ndarray, codes: np.ndarray) -> list[int]:
+    sums = [0, 0, 0]
+    for split in range(3):
+        sums[split] = int(values[codes == split].sum())
+    return sums
+
+
+def _split_labels(
+    scan: Scan, keep: np.ndarray, codes: np.ndarray, plan: Plan
+) -> list[dict[str, int]]:
+    """Examples per label and split, labels as written (after completion fixes)."""
+    labels = scan.label_array()[keep]
+    names = {index: fix_completion(plan, label) for label, index in (scan.labels or {}).items()}
+    result = []
+    for split in range(3):
+        counts = np.bincount(labels[codes == split], minlength=len(names))
+        ranked = sorted(
+            ((names[i], int(n)) for i, n in enumerate(counts) if n), key=lambda x: -x[1]
+        )
+        result.append(dict(ranked))
+    return result
 
 
 def _checked_fixes(fixes: list[str]) -> set[str]:
@@ -322,23 +355,10 @@ def _class_split_findings(scan: Scan, keep: np.ndarray, codes: np.ndarray) -> li
     ]
 
 
-def _plan(
-    shape: str,
-    task_type: TaskType,
-    decisions: Decisions,
-    fixes: set[str],
-    count_tokens: bool,
-    encoding: str,
-    model: str,
-    max_lines: int,
-) -> Plan:
+def _plan(shape: DataShape, decisions: Decisions, fixes: set[str], write: bool) -> Plan:
     return Plan(
-        shape=shape,  # type: ignore[arg-type]
-        encoding=encoding if count_tokens else None,
-        context_limit=context_limit(model),
-        max_lines=max_lines,
-        classification=task_type == "classification",
-        drop_long="drop-long" in fixes,
+        shape=shape,
+        write=write,
         add_separator=decisions.add_separator,
         add_ending=decisions.add_ending,
         strip_prompt_prefix=decisions.strip_prompt_prefix,
@@ -346,46 +366,35 @@ def _plan(
         add_space=decisions.add_space,
         lowercase_prompt=decisions.lowercase_prompt,
         lowercase_completion=decisions.lowercase_completion,
-        separator=decisions.prompt_separator if decisions.add_separator is None else None,
     )
 
 
-def _second_pass_findings(totals: _Totals, plan: Plan) -> list[Finding]:
-    tally = totals.tally
-    if tally is None:
-        return []
+def _length_findings(scan: Scan, drop: bool) -> list[Finding]:
     findings = []
+    tally = scan.tally
+    limit = scan.options.context_limit
+    fixed_by = "drop-long" if drop else None
     if tally.counts["too_long"]:
         finding = tally.finding(
             "too_long",
             "error",
-            f"Examples are longer than the {plan.context_limit} tokens the model trains on "
-            f"(exact counts: {tally.detail_text('too_long')}); they would be cut, losing the "
-            "completion. Shorten them, or pass --fix drop-long.",
+            f"Examples are longer than the {limit} tokens the model trains on (exact counts: "
+            f"{tally.detail_text('too_long')}); they would be cut, losing the completion. "
+            "Shorten them, or pass --fix drop-long.",
         )
-        finding.fixed_by = "drop-long" if plan.drop_long else None
+        finding.fixed_by = fixed_by
         findings.append(finding)
     if tally.counts["maybe_too_long"]:
         finding = tally.finding(
             "maybe_too_long",
             "warning",
-            f"Examples have more than {4 * plan.context_limit} characters and are probably over "
-            f"the {plan.context_limit}-token limit (tokens were not counted); count tokens to "
-            "be sure, or pass --fix drop-long.",
+            f"Examples have more than {4 * limit} characters and are probably over the "
+            f"{limit}-token limit (tokens were not counted); count tokens to be sure, or pass "
+            "--fix drop-long.",
         )
-        finding.fixed_by = "drop-long" if plan.drop_long else None
+        finding.fixed_by = fixed_by
         findings.append(finding)
-    if tally.counts["separator_inside_prompt"]:
-        findings.append(
-            tally.finding(
-                "separator_inside_prompt",
-                "warning",
-                f"The separator {plan.separator!r} also occurs inside these prompts, so the "
-                "model may stop reading the prompt early; pick a separator that occurs only "
-                "at the end.",
-            )
-        )
-    if plan.encoding is None:
+    if scan.options.encoding is None:
         findings.append(
             Finding(
                 code="tokens_not_counted",
@@ -398,13 +407,15 @@ def _second_pass_findings(totals: _Totals, plan: Plan) -> list[Finding]:
 
 
 def _fix_reports(
-    fixes: set[str], findings: list[Finding], totals: _Totals, scan: Scan, duplicates: np.ndarray
+    fixes: set[str], totals: _Totals, scan: Scan, keep: np.ndarray, duplicates: np.ndarray
 ) -> list[FixReport]:
     counts = Counter(totals.fixes)
-    if "drop-invalid" in fixes:
-        counts["drop-invalid"] = scan.rejected
-    if "drop-duplicates" in fixes:
-        counts["drop-duplicates"] = int(duplicates.sum())
+    counts["drop-invalid"] = scan.rejected
+    counts["drop-duplicates"] = int(duplicates.sum())
+    long = (scan.flag_array() & LONG) != 0
+    counts["drop-long"] = (
+        int((long & ~duplicates).sum()) if "drop-duplicates" in fixes else int(long.sum())
+    )
     return [
         FixReport(name=name, count=counts[name], detail=_FIX_DETAILS[name])
         for name in FIX_NAMES

@@ -1,32 +1,28 @@
-"""The second pass: apply fixes, count exact tokens, write the split files.
+"""The second pass: apply fixes and write the split files.
 
-Chunks of lines are processed by `process_chunk`, in worker processes when token counting makes
-that pay; results come back in file order and are written and hashed in the main process.
+Lines the first pass found clean are copied byte for byte when no fix changes text; otherwise
+each example is parsed, fixed, re-counted and serialised. Chunks may run in worker processes;
+results come back in file order and are written and hashed in the main process.
 """
 
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
-import os
 from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import orjson
 
-from ftkit.data.checks import Tally
+from ftkit.data.checks import VERBATIM
+from ftkit.data.counting import example_tokens
 from ftkit.data.models import DataShape
 from ftkit.data.parsing import CHAT_TOP_KEYS, parse_payload, to_example
 from ftkit.data.reading import Chunk
 from ftkit.data.splitting import SKIP
 from ftkit.data.tokens import get_encoding
 
-CHARS_PER_TOKEN_BOUND = 4  # without token counts, longer than 4 chars × limit is suspicious
-PARALLEL_MIN_BYTES = 8 << 20
+SPLIT_MASK = 0x03
 
 
 @dataclass(frozen=True)
@@ -34,12 +30,8 @@ class Plan:
     """Everything the second pass needs to know, small enough to send to workers."""
 
     shape: DataShape
-    encoding: str | None
-    context_limit: int
-    max_lines: int
-    classification: bool
     write: bool = True
-    drop_long: bool = False
+    encoding: str | None = None  # count tokens again (only when fixes change text)
     add_separator: str | None = None
     add_ending: str | None = None
     strip_prompt_prefix: str | None = None
@@ -47,162 +39,105 @@ class Plan:
     add_space: bool = False
     lowercase_prompt: bool = False
     lowercase_completion: bool = False
-    separator: str | None = None  # the prompts' own separator, checked for inner occurrences
+
+    @property
+    def rewrites(self) -> bool:
+        """True when some fix changes the text of examples."""
+        return bool(
+            self.add_separator
+            or self.add_ending
+            or self.strip_prompt_prefix
+            or self.strip_completion_prefix
+            or self.add_space
+            or self.lowercase_prompt
+            or self.lowercase_completion
+        )
 
 
 @dataclass
 class ChunkResult:
-    """What one chunk contributes to the outputs, per split (train, validation, test)."""
+    """What one chunk contributes, per split (train, validation, test)."""
 
     blobs: list[bytes]
-    examples: list[int]
-    tokens: list[int]
-    labels: list[Counter[str]]
-    tally: Tally
+    examples: list[int] = field(default_factory=lambda: [0, 0, 0])
+    tokens: list[int] = field(default_factory=lambda: [0, 0, 0])
     fixes: Counter[str] = field(default_factory=Counter)
     max_example_tokens: int = 0
     max_completion_tokens: int = 0
 
 
 def process_chunk(plan: Plan, chunk: Chunk, codes: bytes, first_line: int) -> ChunkResult:
-    """Fix, count and serialise the examples of one chunk; `codes[line - first_line]` is the
-    split of each line (SKIP for lines that are not written)."""
-    encoding = get_encoding(plan.encoding) if plan.encoding else None
+    """Fix and serialise the examples of one chunk; `codes[line - first_line]` is each line's
+    split (SKIP for lines that are not written), with VERBATIM set for clean raw lines."""
     parts: list[list[bytes]] = [[], [], []]
-    result = ChunkResult(
-        blobs=[],
-        examples=[0, 0, 0],
-        tokens=[0, 0, 0],
-        labels=[Counter(), Counter(), Counter()],
-        tally=Tally(plan.max_lines),
-    )
+    result = ChunkResult(blobs=[])
+    rewrites = plan.rewrites
+    encoding = get_encoding(plan.encoding) if plan.encoding else None
     for line, payload in chunk:
-        split = codes[line - first_line]
-        if split == SKIP:
+        code = codes[line - first_line]
+        if code == SKIP:
+            continue
+        split = code & SPLIT_MASK
+        result.examples[split] += 1
+        if code & VERBATIM and not rewrites:
+            parts[split].append(payload.strip())
             continue
         obj, _ = parse_payload(line, payload, plan.shape)
         example, _ = to_example(line, obj, plan.shape)
-        if example is None:  # cannot happen for lines the first pass accepted
-            continue
-        prompt, completion = _fixed(plan, example.prompt, example.completion, result.fixes)
-        if plan.separator and plan.separator in prompt[: -len(plan.separator)]:
-            result.tally.add("separator_inside_prompt", line)
+        assert example is not None  # the first pass accepted this line
+        prompt = fix_prompt(plan, example.prompt, result.fixes)
+        completion = fix_completion(plan, example.completion, result.fixes)
         if plan.shape == "chat":
             record = {key: value for key, value in example.record.items() if key in CHAT_TOP_KEYS}
         else:
             record = {"prompt": prompt, "completion": completion}
         if encoding is not None:
-            tokens, completion_tokens = _count(plan, record, encoding)
-            result.max_completion_tokens = max(result.max_completion_tokens, completion_tokens)
+            chat = record if plan.shape == "chat" else None
+            tokens, completion_tokens = example_tokens(prompt, completion, chat, encoding)
+            result.tokens[split] += tokens
             result.max_example_tokens = max(result.max_example_tokens, tokens)
-            too_long = tokens > plan.context_limit
-            if too_long:
-                result.tally.add("too_long", line, str(tokens))
-        else:
-            tokens = 0
-            too_long = len(prompt) + len(completion) > CHARS_PER_TOKEN_BOUND * plan.context_limit
-            if too_long:
-                result.tally.add("maybe_too_long", line)
-        if too_long and plan.drop_long:
-            result.fixes["drop-long"] += 1
-            continue
-        result.examples[split] += 1
-        result.tokens[split] += tokens
-        if plan.classification:
-            result.labels[split][completion] += 1
-        if plan.write:
-            parts[split].append(orjson.dumps(record))
-    result.blobs = [b"\n".join(part) + b"\n" if part else b"" for part in parts]
+            result.max_completion_tokens = max(result.max_completion_tokens, completion_tokens)
+        parts[split].append(orjson.dumps(record))
+    if plan.write:
+        result.blobs = [b"\n".join(part) + b"\n" if part else b"" for part in parts]
     return result
 
 
-def _fixed(plan: Plan, prompt: str, completion: str, fixes: Counter[str]) -> tuple[str, str]:
+def fix_prompt(plan: Plan, prompt: str, fixes: Counter[str] | None = None) -> str:
+    """The prompt after the prompt fixes of the plan; `fixes` counts each change."""
+    counts = fixes if fixes is not None else Counter()
     prefix = plan.strip_prompt_prefix
     if prefix and prompt.startswith(prefix):
         prompt = prompt[len(prefix) :]
-        fixes["strip-prompt-prefix"] += 1
+        counts["strip-prompt-prefix"] += 1
     if plan.lowercase_prompt and prompt != (lowered := prompt.lower()):
         prompt = lowered
-        fixes["lowercase"] += 1
+        counts["lowercase"] += 1
     if plan.add_separator is not None:
         prompt += plan.add_separator
-        fixes["add-separator"] += 1
+        counts["add-separator"] += 1
+    return prompt
+
+
+def fix_completion(plan: Plan, completion: str, fixes: Counter[str] | None = None) -> str:
+    """The completion after the completion fixes of the plan; `fixes` counts each change."""
+    counts = fixes if fixes is not None else Counter()
     prefix = plan.strip_completion_prefix
     if prefix and completion.startswith(prefix):
         completion = completion[len(prefix) :]
         if prefix.startswith(" ") and not completion.startswith(" "):
             completion = " " + completion
-        fixes["strip-completion-prefix"] += 1
+        counts["strip-completion-prefix"] += 1
     if plan.lowercase_completion and completion != (lowered := completion.lower()):
         completion = lowered
-        fixes["lowercase"] += 1
+        counts["lowercase"] += 1
     if plan.add_ending is not None:
         completion += plan.add_ending
-        fixes["add-ending"] += 1
+        counts["add-ending"] += 1
     if plan.add_space and completion[:1] not in (" ", "\n", "\t"):
         completion = " " + completion
-        fixes["add-space"] += 1
-    return prompt, completion
-
-
-def _count(plan: Plan, record: dict[str, Any], encoding: Any) -> tuple[int, int]:
-    """(tokens of the example, tokens of what the model learns to write)."""
-    encode = encoding.encode_ordinary
-    if plan.shape != "chat":
-        completion = len(encode(record["completion"]))
-        return len(encode(record["prompt"])) + completion, completion
-    # Chat: content and role tokens plus the 3-token message framing and the 3-token reply
-    # priming of the OpenAI cookbook's counting recipe.
-    total = 3
-    last = 0
-    for message in record["messages"]:
-        content = message.get("content")
-        content_tokens = len(encode(content)) if isinstance(content, str) else 0
-        total += 3 + content_tokens + len(encode(message["role"]))
-        if isinstance(message.get("name"), str):
-            total += 1 + len(encode(message["name"]))
-        if message["role"] == "assistant":
-            last = content_tokens
-    return total, last
-
-
-# -- running the pass ------------------------------------------------------------------------
-
-_worker_plan: Plan | None = None
-
-
-def _init_worker(plan: Plan) -> None:
-    global _worker_plan
-    _worker_plan = plan
-
-
-def _work(chunk: Chunk, codes: bytes, first_line: int) -> ChunkResult:
-    assert _worker_plan is not None
-    return process_chunk(_worker_plan, chunk, codes, first_line)
-
-
-def run_chunks(
-    plan: Plan, chunks: Iterator[Chunk], codes: bytes, *, parallel: bool
-) -> Iterator[ChunkResult]:
-    """Results of every chunk in file order; in worker processes when `parallel`."""
-    if not parallel:
-        for chunk in chunks:
-            first = chunk[0][0]
-            yield process_chunk(plan, chunk, codes[first : chunk[-1][0] + 1], first)
-        return
-    if plan.encoding:
-        get_encoding(plan.encoding)  # build once here; forked workers inherit it
-    workers = os.cpu_count() or 1
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, context, _init_worker, (plan,)) as pool:
-        pending: list[Future[ChunkResult]] = []
-        for chunk in chunks:
-            first = chunk[0][0]
-            pending.append(pool.submit(_work, chunk, codes[first : chunk[-1][0] + 1], first))
-            if len(pending) > 2 * workers:  # bounded: memory stays a few chunks
-                yield pending.pop(0).result()
-        for future in pending:
-            yield future.result()
+        counts["add-space"] += 1
+    return completion
 
 
 class SplitWriter:

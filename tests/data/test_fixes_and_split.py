@@ -128,3 +128,13 @@ def test_parallel_and_sequential_passes_agree(prepare: Prepare) -> None:
     one = prepare(rows, parallel=False)
     two = prepare(rows, parallel=True)
     assert one.splits == two.splits and one.tokens == two.tokens
+
+
+def test_parallel_rewrite_agrees(prepare: Prepare) -> None:
+    """With text fixes, the worker-process pass writes what the in-process pass writes."""
+    rows = [{"prompt": f"q {i}", "completion": "yes" if i % 3 else "no"} for i in range(300)]
+    fixes = ["add-separator", "add-space"]
+    one = prepare(rows, fixes=fixes, parallel=False)
+    two = prepare(rows, fixes=fixes, parallel=True)
+    assert one.splits == two.splits and one.fixes_applied == two.fixes_applied
+    assert one.splits["train"].label_counts.keys() == {" yes", " no"}
