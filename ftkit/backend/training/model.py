@@ -24,7 +24,7 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -113,12 +113,6 @@ _GENERIC_WORDS = (
 )
 
 
-class Head(Protocol):
-    """What a model head offers generation: weighted candidate completions per prompt."""
-
-    def prompt_candidates(self, features: sp.csr_matrix) -> Candidates: ...
-
-
 class ClassifierHead:
     """A SoftmaxSGDClassifier whose classes are completions; their token trie is built once."""
 
@@ -172,7 +166,7 @@ class CompletionModel:
 
     @property
     def kind(self) -> str:
-        """ "classifier" or "retrieval"."""
+        """Which head answers: "classifier" or "retrieval"."""
         return "classifier" if isinstance(self.head, ClassifierHead) else "retrieval"
 
     def complete(

@@ -34,6 +34,7 @@ MIX_WEIGHT = 0.1
 BASE_BETA_LEARNING_RATE = 100.0
 INITIAL_BETA = 10.0
 MAX_BETA = 500.0
+CHUNK_ROWS = 256
 
 
 class RetrievalGenerator:
@@ -63,15 +64,19 @@ class RetrievalGenerator:
         """
         m, size = features.shape[0], self.memory.shape[0]
         k = min(TOP_K, size)
-        if k == 0:
-            return np.full((m, 0), -1), np.zeros((m, 0))
-        sims = (features @ self._memory_t).toarray()
-        if available is not None:
-            sims[:, ~available] = -np.inf
-        rows = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        top = np.take_along_axis(sims, rows, axis=1)
-        rows[~np.isfinite(top)] = -1
-        return rows, np.where(np.isfinite(top), top, 0.0)
+        rows = np.full((m, k), -1)
+        top = np.zeros((m, k))
+        for start in range(0, m if k else 0, CHUNK_ROWS):  # bounds the dense similarity block
+            sims = (features[start : start + CHUNK_ROWS] @ self._memory_t).toarray()
+            if available is not None:
+                sims[:, ~available] = -np.inf
+            chunk = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            rows[start : start + CHUNK_ROWS] = chunk
+            top[start : start + CHUNK_ROWS] = np.take_along_axis(sims, chunk, axis=1)
+        missing = ~np.isfinite(top)
+        rows[missing] = -1
+        top[missing] = 0.0
+        return rows, top
 
     def weights(self, rows: np.ndarray, sims: np.ndarray) -> np.ndarray:
         """softmax(β · s) over the present neighbours of each row."""
