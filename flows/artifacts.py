@@ -6,6 +6,7 @@ Artifact keys are per experiment (`<experiment>-progress`, `-report`, `-metrics`
 
 from __future__ import annotations
 
+import logging
 from uuid import UUID
 
 from prefect import get_run_logger
@@ -19,6 +20,7 @@ from prefect.artifacts import (
 
 from ftkit.api import FollowUpdate, Job, JobStatus
 from ftkit.data.models import PreparedData
+from ftkit.report import Report, metrics_records, summary_markdown
 from ftkit.runs import RunFolder, steps
 
 
@@ -45,9 +47,7 @@ class TrainingProgress:
     async def update(self, update: FollowUpdate) -> None:
         """Log the event; move the progress bar when a whole percent more of the steps is done."""
         event = update.event
-        self.log.log(
-            40 if event.level == "error" else 20, "[%s] %s", update.job_status, event.message
-        )
+        self.log.log(logging.ERROR if event.level == "error" else logging.INFO, event.message)
         progress = steps.training_progress(update)
         if progress is None:
             return
@@ -86,24 +86,24 @@ async def publish_failure(run: RunFolder) -> None:
     )
 
 
-async def publish_report(run: RunFolder) -> None:
+async def publish_report(run: RunFolder, report: Report) -> None:
     """The report summary (markdown), the final metrics (table) and a link to the report file."""
     state = run.load_state()
     key = state.experiment
-    if run.report_md.is_file():
-        await acreate_markdown_artifact(
-            key=f"{key}-report",
-            markdown=run.report_md.read_text(encoding="utf-8"),
-            description=f"Report of run {state.run_id}",
-        )
-    table = [{"metric": name, "value": value} for name, value in sorted(state.metrics.items())]
-    await acreate_table_artifact(
-        key=f"{key}-metrics", table=table, description=f"Final metrics of {state.fine_tuned_model}"
+    await acreate_markdown_artifact(
+        key=f"{key}-report",
+        markdown=summary_markdown(report),
+        description=f"Report of run {state.run_id}",
     )
-    report_file = run.report_html if run.report_html.is_file() else run.report_md
+    await acreate_table_artifact(
+        key=f"{key}-metrics",
+        table=metrics_records(report)
+        or [{"metric": k, "fine_tuned": v} for k, v in state.metrics.items()],
+        description=f"Final metrics of {state.fine_tuned_model}",
+    )
     await acreate_link_artifact(
         key=f"{key}-report-link",
-        link=report_file.resolve().as_uri(),
-        link_text=f"{state.experiment}/{state.run_id}/{report_file.name}",
+        link=run.report_html.resolve().as_uri(),
+        link_text=f"{state.experiment}/{state.run_id}/report.html",
         description="The full report in the run folder",
     )

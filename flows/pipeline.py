@@ -36,6 +36,7 @@ from ftkit.errors import (
     RateLimitError,
 )
 from ftkit.evaluate import EvaluationResult
+from ftkit.report import Report
 from ftkit.results import ResultsSummary
 from ftkit.runs import RunFolder, RunOutcome, steps
 from ftkit.runs.endpoint import api_base_url
@@ -125,11 +126,12 @@ async def evaluate(
 
 
 @task(cache_policy=NO_CACHE)
-async def report(run: RunFolder, config: ExperimentConfig, results: ResultsSummary | None) -> None:
-    """Write the report files and publish the summary, metrics table and report link."""
+async def report(run: RunFolder, config: ExperimentConfig) -> Report:
+    """Write the report files, apply the quality gate, publish summary, metrics and link."""
     with run.timed("report"):
-        steps.write_results_report(run, results)
-    await artifacts.publish_report(run)
+        built = steps.report(run, config)
+    await artifacts.publish_report(run, built)
+    return built
 
 
 @flow(name="fine-tune-pipeline", on_cancellation=[cancel_remote_job])
@@ -145,7 +147,7 @@ async def fine_tune_pipeline(
     if run.is_up_to_date(config):
         get_run_logger().info("Run %s is up to date (%s)", run.path, run.load_state().status)
         return run.outcome(up_to_date=True)
-    run.start_attempt(flow_run_id=flow_run.id)
+    run.start_attempt(config, flow_run_id=flow_run.id)
     with run.recording_errors(), api_base_url(config, base_url) as url:
         async with AsyncClient(config.provider, base_url=url) as client:
             prepared = await prepare(run, config)
@@ -158,8 +160,8 @@ async def fine_tune_pipeline(
             job = await follow(client, run, config, job)
             if job.status is JobStatus.cancelled:
                 return Cancelled(message=f"Fine-tune job {job.id} was cancelled.")
-            results = await fetch_results(client, run, job)
+            await fetch_results(client, run, job)
             await evaluate(client, run, config, job)
-        await report(run, config, results)
+        await report(run, config)
     run.succeed()
     return run.outcome()

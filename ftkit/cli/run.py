@@ -6,6 +6,7 @@ error, 3 cancelled.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from pathlib import Path
@@ -25,6 +26,17 @@ RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="Where the run inde
 DetachOpt = Annotated[
     bool, typer.Option("--detach", help="Return once the job is created; `ftkit follow` later.")
 ]
+
+HEADLINE = (
+    "accuracy",
+    "f1_macro",
+    "log_loss",
+    "exact_match",
+    "token_f1",
+    "train_loss",
+    "valid_loss",
+)
+"""Metrics printed after a run (when present); `ftkit runs show` lists them all."""
 
 # The machine may be offline: no telemetry from the Prefect client or its ephemeral server.
 PREFECT_DEFAULTS = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
@@ -76,38 +88,54 @@ def deploy(config: ConfigArg, overrides: OverridesArg = None) -> None:
 
 
 def _run_and_exit(trials: list[ExperimentConfig], output: OutputFormat, *, detach: bool) -> None:
+    from ftkit.runs import RunFolder
+    from ftkit.runs.endpoint import api_base_url
+
+    folders = [RunFolder.for_config(trial) for trial in trials]
+    if all(folder.is_up_to_date(trial) for folder, trial in zip(folders, trials, strict=True)):
+        # nothing to do: answer from the run folders without starting Prefect
+        _print_outcomes([folder.outcome(up_to_date=True) for folder in folders], output, detach)
+        raise typer.Exit(0)
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
     _keep_provider_errors_to_one_line()
-    from ftkit.runs.endpoint import api_base_url
-
-    outcomes = []
-    exit_code = 0
     with api_base_url(trials[0]) as base_url:
-        for trial in trials:
-            outcome, code = _run_one(trial, base_url, detach=detach)
-            outcomes.append(outcome)
-            exit_code = max(exit_code, code)
-    if output is OutputFormat.json:
-        print_json(outcomes[0] if len(outcomes) == 1 else outcomes)
-    else:
-        for outcome in outcomes:
-            _print_outcome(outcome, detach=detach)
+        results = asyncio.run(_run_trials(trials, base_url, detach=detach))
+    outcomes = [outcome for outcome, _ in results]
+    exit_code = max(code for _, code in results)
+    _print_outcomes(outcomes, output, detach)
     raise typer.Exit(exit_code)
 
 
-def _run_one(config: ExperimentConfig, base_url: str | None, *, detach: bool) -> tuple[Any, int]:
+def _print_outcomes(outcomes: list[Any], output: OutputFormat, detach: bool) -> None:
+    if output is OutputFormat.json:
+        print_json(outcomes[0] if len(outcomes) == 1 else outcomes)
+        return
+    for outcome in outcomes:
+        _print_outcome(outcome, detach=detach)
+
+
+async def _run_trials(
+    trials: list[ExperimentConfig], base_url: str | None, *, detach: bool
+) -> list[tuple[Any, int]]:
+    """Run the flow for each config (sweep trials one after another)."""
+    return [await _run_one(trial, base_url, detach=detach) for trial in trials]
+
+
+async def _run_one(
+    config: ExperimentConfig, base_url: str | None, *, detach: bool
+) -> tuple[Any, int]:
     """Run the flow for one config; the outcome (from the run folder) and the exit code."""
     from flows.pipeline import fine_tune_pipeline
     from ftkit.runs import RunFolder
 
-    state = fine_tune_pipeline(config, detach=detach, base_url=base_url, return_state=True)
+    state = await fine_tune_pipeline(config, detach=detach, base_url=base_url, return_state=True)
     if state.is_completed():
-        return state.result(), 0
+        return await state.aresult(), 0
     folder = RunFolder.for_config(config)
     if state.is_cancelled():
         return folder.outcome(), JobCancelledError.exit_code
-    error = state.result(raise_on_failure=False)
+    error = await state.aresult(raise_on_failure=False)
     if not isinstance(error, FtkitError):
         raise error if isinstance(error, BaseException) else RuntimeError(state.message)
     typer.echo(f"error: {error}", err=True)
@@ -123,9 +151,9 @@ def _print_outcome(outcome: Any, *, detach: bool) -> None:
         typer.echo(f"job      {state.job_id}")
     if state.fine_tuned_model:
         typer.echo(f"model    {state.fine_tuned_model}")
-    headline = {k: v for k, v in state.metrics.items() if v is not None and "/" not in k}
+    headline = [(k, state.metrics[k]) for k in HEADLINE if state.metrics.get(k) is not None]
     if headline:
-        typer.echo("metrics  " + "  ".join(f"{k}={v:.4g}" for k, v in sorted(headline.items())))
+        typer.echo("metrics  " + "  ".join(f"{k}={v:.4g}" for k, v in headline))
     report = Path(outcome.path) / "report.html"
     if not report.is_file():
         report = Path(outcome.path) / "report.md"

@@ -69,17 +69,15 @@ class RunFolder:
         folder = cls((config.runs_dir / config.name / run_id(key)).resolve())
         folder.path.mkdir(parents=True, exist_ok=True)
         if folder.run_json.is_file():
-            state = folder.load_state()
-            state.config_hash = config_hash(config)
-        else:
-            state = RunState(
-                run_id=run_id(key),
-                run_key=key,
-                experiment=config.name,
-                config_hash=config_hash(config),
-                data_sha256=data_sha256,
-                base_model=config.job.model,
-            )
+            return folder
+        state = RunState(
+            run_id=run_id(key),
+            run_key=key,
+            experiment=config.name,
+            config_hash=config_hash(config),
+            data_sha256=data_sha256,
+            base_model=config.job.model,
+        )
         folder.write_config(config)
         folder.save_state(state)
         return folder
@@ -128,10 +126,13 @@ class RunFolder:
         """Write a pydantic object (job, results summary) as JSON inside the folder."""
         write_json_atomic(path, model.model_dump(mode="json"))
 
-    def start_attempt(self, flow_run_id: str | None = None) -> RunState:
-        """Mark the run running again (a new attempt), keeping what earlier attempts recorded."""
+    def start_attempt(self, config: ExperimentConfig, flow_run_id: str | None = None) -> RunState:
+        """Mark the run running again with `config` (a new attempt), keeping what earlier
+        attempts recorded (job, files, cursor)."""
         state = self.load_state()
+        self.write_config(config)
         return self.update(
+            config_hash=config_hash(config),
             status="running",
             error=None,
             finished_at=None,

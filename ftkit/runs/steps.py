@@ -12,14 +12,13 @@ import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import orjson
-
 from ftkit.api import AsyncClient, EventCursor, FollowUpdate, Job, JobSpec, JobStatus
 from ftkit.config import ExperimentConfig
 from ftkit.data.models import PreparedData
 from ftkit.data.prepare import prepare_dataset
 from ftkit.errors import JobFailedError
 from ftkit.evaluate import EvaluationResult, evaluate_run
+from ftkit.report import Report, report_run
 from ftkit.results import ResultsSummary, parse_results, summarize
 from ftkit.runs.atomic import read_json, write_bytes_atomic
 from ftkit.runs.folder import RunFolder
@@ -172,28 +171,10 @@ async def evaluate(
     return result
 
 
-def write_results_report(run: RunFolder, results: ResultsSummary | None) -> None:
-    """report.json and report.md from run.json and the results-file summary."""
-    state = run.load_state()
-    report = {
-        "run": state.model_dump(mode="json", include={"experiment", "run_id", "run_key", "job_id"}),
-        "base_model": state.base_model,
-        "fine_tuned_model": state.fine_tuned_model,
-        "metrics": state.metrics,
-        "results": results.model_dump(mode="json") if results else None,
-    }
-    write_bytes_atomic(run.report_json, orjson.dumps(report, option=orjson.OPT_INDENT_2))
-    rows = "\n".join(
-        f"| {name} | {value:.4g} |"
-        for name, value in sorted(state.metrics.items())
-        if value is not None
-    )
-    markdown = (
-        f"# {state.experiment} / {state.run_id}\n\n"
-        f"Fine-tuned `{state.base_model}` into `{state.fine_tuned_model}` (job `{state.job_id}`).\n\n"
-        f"| metric | value |\n|---|---|\n{rows}\n"
-    )
-    write_bytes_atomic(run.report_md, markdown.encode())
+def report(run: RunFolder, config: ExperimentConfig) -> Report:
+    """Write report.json/.md/.html from the run folder and apply the quality gate."""
+    built, _ = report_run(run.path, config)
+    return built
 
 
 def results_metrics(summary: ResultsSummary) -> dict[str, float | None]:
