@@ -1,0 +1,72 @@
+"""Token-level decoding over candidate completions is exact probability bookkeeping."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ftkit.backend.training.decoding import CandidateTrie, Sampling, generate, teacher_forced
+from ftkit.data.tokens import get_encoding
+
+ENCODING = get_encoding("cl100k_base")
+EOT = ENCODING.eot_token
+WORDS = [" no", " way", " yes", " maybe", " not", " sure"]
+
+labels_strategy = st.lists(
+    st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map("".join),
+    min_size=2,
+    max_size=6,
+    unique=True,
+)
+
+
+def token_text(token: int) -> str:
+    """A token's text."""
+    return ENCODING.decode_single_token_bytes(token).decode("utf-8", "replace")
+
+
+@settings(max_examples=60, deadline=None)
+@given(labels=labels_strategy, data=st.data())
+def test_token_losses_add_up_to_the_class_probability(
+    labels: list[str], data: st.DataObject
+) -> None:
+    """Summed token NLLs of a class (prefix classes included) equal −log p(class)."""
+    weights = np.array(
+        data.draw(st.lists(st.floats(0.01, 1.0), min_size=len(labels), max_size=len(labels)))
+    )
+    probs = weights / weights.sum()
+    sequences = [[*ENCODING.encode_ordinary(label), EOT] for label in labels]
+    trie = CandidateTrie(sequences)
+    mass = trie.node_mass(probs)
+    for sequence, p in zip(sequences, probs, strict=True):
+        nll, positions, correct = teacher_forced(trie, mass, None, sequence, EOT)
+        assert math.isclose(nll, -math.log(p), rel_tol=1e-9)
+        assert 0 <= correct <= positions <= len(sequence)
+
+
+@settings(max_examples=40, deadline=None)
+@given(labels=labels_strategy, seed=st.integers(0, 2**32 - 1))
+def test_generation_only_produces_candidates(labels: list[str], seed: int) -> None:
+    """Sampled text is always one of the candidates, and its logprobs add up to its probability."""
+    probs = np.full(len(labels), 1 / len(labels))
+    trie = CandidateTrie([[*ENCODING.encode_ordinary(label), EOT] for label in labels])
+    mass = trie.node_mass(probs)
+    sampling = Sampling(max_tokens=20, temperature=1.0, top_p=1.0, logprobs=1, stop=[])
+    tokens, logprobs, _, finish, text = generate(
+        trie, mass, None, sampling, np.random.default_rng(seed), token_text, EOT
+    )
+    assert finish == "stop"
+    assert text in labels
+    if len(trie.children[_node_of(trie, tokens)]) == 1:  # the end was forced: p(end) = 1
+        assert math.isclose(sum(logprobs), math.log(1 / len(labels)), rel_tol=1e-9)
+
+
+def _node_of(trie: CandidateTrie, tokens: list[str]) -> int:
+    """The trie node reached by the generated text."""
+    node = 0
+    for token in ENCODING.encode_ordinary("".join(tokens)):
+        node = trie.children[node][token]
+    return node
