@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from ftkit.api import AsyncClient, Client, JobSpec
-from ftkit.backend import BackendSettings, running_backend
+from ftkit.backend import BackendSettings, runner, running_backend
 from ftkit.config import ProviderConfig
 
 MODEL = "babbage-002"
@@ -164,11 +164,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--examples", type=int, default=240, help="training examples")
+    parser.add_argument("--examples", type=int, default=248, help="training examples")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--step-seconds", type=float, default=0.004)
     args = parser.parse_args()
 
+    # one `metrics` event per training step (the backend thins them to ~100 per job by default),
+    # so the followed job has ~1,000 events; the runner lives in this process
+    runner.METRICS_EVENTS_PER_JOB = 100_000
     with (
         tempfile.TemporaryDirectory() as tmp,
         running_backend(BackendSettings(data_dir=Path(tmp) / "backend")) as url,

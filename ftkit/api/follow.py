@@ -3,9 +3,10 @@
 jobs dialect (polling). The API lists events newest first and `after=<id>` pages to OLDER ones,
 so there is no way to ask "what came after X". Each poll therefore reads the newest page with a
 small `limit` and walks older pages only until it meets the last event already delivered (the
-cursor's `last_id`). The limit adapts to the number of new events seen last time (+1 for the
-marker event), so a poll costs about one request per page of new events and re-reads at most one
-old event, whatever the length of the history. Polling backs off while nothing changes.
+cursor's `last_id`, the "marker"). The limit is the number of new events seen last time (+10%) + 1,
+so a steady job costs one events request per poll that re-reads one old event (the marker); a
+burst costs a few more requests with smaller pages, never the history. Polling backs
+off while nothing changes.
 
 legacy dialect (SSE). `GET /fine-tunes/{id}/events?stream=true` replays the whole history and
 then pushes new events. Legacy events have no id, so the cursor counts delivered events and keeps
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ftkit.api")
 
 MAX_PAGE = 100
+RESUME_PAGE = 10  # first page after a resume: unknown backlog, modest overshoot
 MAX_QUIET_RECONNECTS = 8
 
 # legacy events that reveal the job's state; later states win over earlier ones.
@@ -106,7 +108,7 @@ def _follow_poll(
     max_poll_interval_s: float,
 ) -> Generator[Any, Any, None]:
     interval = poll_interval_s
-    limit = MAX_PAGE if cursor.last_id is None else 2
+    limit = MAX_PAGE if cursor.last_id is None else RESUME_PAGE
     while True:
         job = yield from client._op_job_get(job_id)
         new = yield from _new_events(client, job_id, cursor, limit)
@@ -115,8 +117,8 @@ def _follow_poll(
             yield Emit(FollowUpdate(event=event, job_status=job.status, cursor=cursor))
         if job.status.terminal:
             return
-        # read a little more than the last burst next time: the +1 is the marker event
-        limit = min(MAX_PAGE, len(new) + 2)
+        # expect as many new events as last time (+10%), +1 for the marker (the last delivered)
+        limit = min(MAX_PAGE, max(1, len(new) * 11 // 10) + 1)
         interval = poll_interval_s if new else min(interval * 2, max_poll_interval_s)
         if deadline.passed():
             raise _timeout(job_id, timeout_s)
@@ -145,7 +147,10 @@ def _new_events(
             newest_first.append(item)
         if reached or not data or not page.get("has_more"):
             break
-        params = {"limit": MAX_PAGE, "after": data[-1]["id"]}
+        # more new events than expected: the rest is probably a fraction of what came, so read
+        # older pages half as large (little overshoot past the marker, few extra requests)
+        limit = max(4, limit // 2)
+        params = {"limit": limit, "after": data[-1]["id"]}
     items = newest_first[::-1]
     if cursor.last_id is not None and not reached and cursor.seen:
         # the marker is gone (history trimmed?): fall back to the count of delivered events

@@ -340,3 +340,21 @@ def test_slow_answers_time_out_and_are_retried(backend):
         with pytest.raises(APITimeoutError):
             client.models.list()
     assert time.perf_counter() - started < 0.9  # two attempts of 0.1 s, not the server's 1 s
+
+
+def test_a_poll_costs_requests_for_new_events_not_for_history(backend, train_file):
+    """Resuming near the end of a finished job reads one short events page, not the history."""
+    with make_client(backend) as client:
+        spec = JobSpec(
+            model="babbage-002", training_file=client.files.upload_or_reuse(train_file).id
+        )
+        job = client.jobs.create(spec, run_key="cheap-polls")
+        updates = list(client.jobs.follow(job.id, **FAST))
+        assert len(updates) > 10
+        backend.reset_stats()
+        assert list(client.jobs.follow(job.id, updates[-1].cursor, **FAST)) == []
+        assert list(client.jobs.follow(job.id, updates[-4].cursor, **FAST)) == updates[-3:]
+    stats = backend.stats()
+    pages = [r["path"] for r in stats["requests"] if r["path"].endswith("/events")]
+    assert len(pages) == 2  # one page per resumed follow
+    assert count(backend, "GET", r"/v1/fine_tuning/jobs/\{[a-z_]+\}") == 2
