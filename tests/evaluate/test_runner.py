@@ -43,8 +43,9 @@ def write_dataset(path: Path, n: int = 300) -> None:
 class Trained:
     """A backend with one fine-tuned model and a run folder prepared for it."""
 
-    def __init__(self, url: str, model: str, run_dir: Path, config: ExperimentConfig) -> None:
-        self.url, self.model, self.run_dir, self.config = url, model, run_dir, config
+    def __init__(self, backend: Any, model: str, run_dir: Path, config: ExperimentConfig) -> None:
+        self.backend, self.url = backend, backend.url
+        self.model, self.run_dir, self.config = model, run_dir, config
 
     def evaluate(self, run_dir: Path | None = None, **evaluate: Any) -> EvaluationResult:
         config = self.config.model_copy(
@@ -83,7 +84,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
             job = client.jobs.create(JobSpec.from_config(config.job, file.id, None), "run1")
             job = client.jobs.wait(job.id, poll_interval_s=0.05, max_poll_interval_s=0.2)
         assert job.fine_tuned_model, job.error
-        yield Trained(backend.url, job.fine_tuned_model, run_dir, config)
+        yield Trained(backend, job.fine_tuned_model, run_dir, config)
 
 
 def test_every_example_is_answered_and_recorded(trained: Trained) -> None:
@@ -138,6 +139,23 @@ def test_batches_and_baseline_requests(trained: Trained, tmp_path: Path) -> None
     report = build_report(trained.run_dir, trained.config)
     assert report.baseline is not None and report.comparison
     assert report.metrics["accuracy"] > report.baseline.metrics["accuracy"]
+
+
+def test_transient_errors_are_retried_by_the_client(trained: Trained) -> None:
+    """Rate-limited completion requests are retried; the evaluation still answers everything."""
+    trained.backend.reset_stats()
+    trained.backend.set_faults(
+        error_rate=1.0, error_status=429, retry_after_ms=5, path_pattern="/v1/completions", count=3
+    )
+    try:
+        result = trained.evaluate(baseline=None)
+    finally:
+        trained.backend.clear_faults()
+    statuses = [
+        r["status"] for r in trained.backend.stats()["requests"] if "completions" in r["path"]
+    ]
+    assert statuses.count(429) == 3
+    assert len(read_predictions(trained.run_dir / "predictions.jsonl")) == result.examples
 
 
 def test_no_baseline_when_configured_off(trained: Trained) -> None:
