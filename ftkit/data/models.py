@@ -30,6 +30,9 @@ class Finding(BaseModel):
     lines: list[int] = Field(default_factory=list, description="Affected lines, capped list.")
     count: int = Field(0, description="How many lines (or examples) are affected in all.")
     fixed_by: str | None = Field(None, description="The fix that removed the problem, if any.")
+    source: str | None = Field(
+        None, description="The file the lines belong to when it is not data.source."
+    )
 
 
 class SplitInfo(BaseModel):
@@ -78,12 +81,13 @@ class PreparedData(BaseModel):
     """The result of preparing a dataset; also written as validation.json."""
 
     source: str
+    validation_source: str | None = None
     out_dir: str
     model: str
     format: DataShape
     task_type: TaskType
-    lines: int = Field(description="Lines (or rows/items) read from the source.")
-    examples: int = Field(description="Well-formed examples found.")
+    lines: int = Field(description="Lines (or rows/items) read from the source file(s).")
+    examples: int = Field(description="Well-formed examples found in the source file(s).")
     splits: dict[SplitName, SplitInfo] = Field(default_factory=dict)
     split_fractions: dict[SplitName, float]
     seed: int

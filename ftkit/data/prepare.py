@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import get_args
 
@@ -35,7 +36,7 @@ from ftkit.data.models import (
     TokenStats,
 )
 from ftkit.data.reading import SourceReader
-from ftkit.data.splitting import SKIP, assign_splits
+from ftkit.data.splitting import SKIP, VALIDATION, assign_splits
 from ftkit.data.tokens import encoding_name
 from ftkit.data.workers import PARALLEL_MIN_BYTES, map_in_order
 from ftkit.data.writing import ChunkResult, Plan, SplitWriter, fix_completion, process_chunk
@@ -67,64 +68,65 @@ def prepare_dataset(
     """Check, fix, split and token-count `data.source` for `model`; write the split files and
     validation.json to `out_dir`.
 
-    fixes: opt-in fix names (default: data.fixes); n_epochs: for the cost estimate (None =
-    the provider's auto, 4 assumed); parallel: use one worker process per core (None = when
-    the file is large enough to pay). Raises DataValidationError (a DataError) after writing
-    validation.json when errors remain.
+    With `data.validation_source`, that file becomes the validation split (checked the same
+    way) and `data.source` is split into train and test only. fixes: opt-in fix names
+    (default: data.fixes); n_epochs: for the cost estimate (None = the provider's auto, 4
+    assumed); parallel: one worker process per core (None = when a file is large enough to
+    pay). Raises DataValidationError (a DataError) after writing validation.json when errors
+    remain.
     """
     chosen = _checked_fixes(data.fixes if fixes is None else fixes)
     out_dir = Path(out_dir)
     checks = data.checks
-    reader = SourceReader(data.source, data.format, data.columns)
-    if parallel is None:
-        parallel = data.source.stat().st_size >= PARALLEL_MIN_BYTES
     encoding = encoding_name(model)
+    first = SourceReader(data.source, data.format, data.columns)
     options = ScanOptions(
-        shape=detect_file_shape(reader.chunks()),
+        shape=detect_file_shape(first.chunks()),
         max_lines=checks.max_listed_lines,
         encoding=encoding if checks.count_tokens else None,
         context_limit=context_limit(model),
     )
 
-    # First pass: every check, with running aggregates.
-    scan = Scan(options)
-    jobs = ((chunk, reader.lines, reader.unterminated_last_line) for chunk in reader.chunks())
-    for part in map_in_order(scan_chunk, options, jobs, parallel=parallel):
-        scan.merge(part)
+    # First pass over each file: every check, with running aggregates.
+    main, findings = _first_pass(first, options, chosen, parallel)
+    parts = [main]
+    scan = main.scan
     task_type: TaskType = scan.task_type() if scan.examples else "conditional_generation"
-    findings = _bom_finding(reader) + line_findings(scan, "drop-invalid" in chosen)
     if task_type == "open_ended_generation":  # empty prompts are the norm there
         findings = [f for f in findings if f.code != "empty_prompt"]
-    duplicates = scan.duplicate_mask()
-    findings += _duplicate_findings(scan, duplicates, "drop-duplicates" in chosen)
-    findings += _length_findings(scan, "drop-long" in chosen)
     more, decisions = dataset_findings(scan, task_type, chosen)
     findings += more
-
-    # Split what is kept.
-    keep = np.ones(scan.examples, dtype=bool)
-    if "drop-duplicates" in chosen:
-        keep &= ~duplicates
-    if "drop-long" in chosen:
-        keep &= (scan.flag_array() & LONG) == 0
     classification = task_type == "classification"
     stratify = data.split.stratify is True or (data.split.stratify == "auto" and classification)
     stratified = stratify and classification
     fractions = (data.split.train, data.split.validation, data.split.test)
-    codes = assign_splits(
-        scan.prompt_key_array()[keep],
-        scan.label_array()[keep] if stratified else None,
+    if data.validation_source is not None:
+        reader = SourceReader(data.validation_source, data.format, data.columns)
+        held, held_findings = _first_pass(reader, options, chosen, parallel)
+        for finding in held_findings:
+            finding.source = str(data.validation_source)
+        findings += held_findings + _overlap_findings(main, held)
+        held.codes = np.full(int(held.keep.sum()), VALIDATION, dtype=np.uint8)
+        parts.append(held)
+        fractions = (data.split.train, 0.0, data.split.test)
+        fractions = (fractions[0] / sum(fractions), 0.0, fractions[2] / sum(fractions))
+
+    # Split what is kept.
+    main.codes = assign_splits(
+        scan.prompt_key_array()[main.keep],
+        scan.label_array()[main.keep] if stratified else None,
         fractions,
         data.split.seed,
     )
-    findings += _count_findings(scan, codes, checks.min_examples, checks.recommended_examples)
+    all_codes = np.concatenate([part.codes for part in parts])
+    findings += _count_findings(scan, all_codes, checks.min_examples, checks.recommended_examples)
     if classification:
-        findings += _class_split_findings(scan, keep, codes)
+        findings += _class_split_findings(_split_labels(parts, lambda label: label))
     findings = [f for f in findings if f.code not in checks.disable]
     written = not _errors(findings)
 
-    # Second pass: write (raw lines copied when clean and unchanged).
-    plan = _plan(scan.shape, decisions, chosen, written)
+    # Second pass: write (clean lines are copied as they are unless a fix changes text).
+    plan = _plan(scan.shape, decisions, written)
     recount = checks.count_tokens and plan.rewrites
     plan = replace(plan, encoding=encoding if recount else None)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -132,24 +134,25 @@ def prepare_dataset(
     writer = SplitWriter(paths, write=written)
     totals = _Totals()
     if written:
-        line_codes = np.full(reader.lines + 1, SKIP, dtype=np.uint8)
-        line_codes[scan.line_numbers()[keep].astype(np.int64)] = codes | (
-            scan.flag_array()[keep] & VERBATIM
-        )
-        code_bytes = line_codes.tobytes()
-        jobs = (
-            (chunk, code_bytes[chunk[0][0] : chunk[-1][0] + 1], chunk[0][0])
-            for chunk in reader.chunks()
-        )
-        for result in map_in_order(process_chunk, plan, jobs, parallel=parallel and plan.rewrites):
-            writer.add(result)
-            totals.add(result)
+        for part in parts:
+            for result in _second_pass(part, plan, parallel):
+                writer.add(result)
+                totals.add(result)
     hashes = writer.finish([written and n > 0 for n in totals.examples])
-    if not recount and checks.count_tokens:
-        totals.tokens = _per_split(scan.token_array()[keep], codes)
-        totals.max_example_tokens = int(scan.token_array().max(initial=0))
-        totals.max_completion_tokens = scan.max_completion_tokens
-    split_labels = _split_labels(scan, keep, codes, plan) if classification else [{}, {}, {}]
+    if checks.count_tokens and not recount:
+        totals.tokens = [0, 0, 0]
+        for part in parts:
+            tokens = part.scan.token_array()
+            for split, value in enumerate(_per_split(tokens[part.keep], part.codes)):
+                totals.tokens[split] += value
+            totals.max_example_tokens = max(totals.max_example_tokens, int(tokens.max(initial=0)))
+            totals.max_completion_tokens = max(
+                totals.max_completion_tokens, part.scan.max_completion_tokens
+            )
+    if classification:
+        split_labels = _split_labels(parts, lambda label: fix_completion(plan, label))
+    else:
+        split_labels = [{}, {}, {}]
 
     splits = {}
     if written:
@@ -171,12 +174,13 @@ def prepare_dataset(
     billed = totals.tokens[0] if checks.count_tokens else None
     prepared = PreparedData(
         source=str(data.source),
+        validation_source=str(data.validation_source) if data.validation_source else None,
         out_dir=str(out_dir),
         model=model,
         format=scan.shape,
         task_type=task_type,
-        lines=reader.lines,
-        examples=scan.examples,
+        lines=sum(part.reader.lines for part in parts),
+        examples=sum(part.scan.examples for part in parts),
         splits=splits,
         split_fractions=dict(zip(SPLIT_NAMES, fractions, strict=True)),
         seed=data.split.seed,
@@ -198,13 +202,62 @@ def prepare_dataset(
             context_limit=options.context_limit,
         ),
         cost=estimate_cost(model, billed, n_epochs, data.prices_per_1k_tokens),
-        fixes_applied=_fix_reports(chosen, totals, scan, keep, duplicates),
+        fixes_applied=_fix_reports(chosen, totals, parts),
         written=written,
     )
     (out_dir / "validation.json").write_text(prepared.model_dump_json(indent=2), encoding="utf-8")
     if prepared.errors:
         raise DataValidationError(_error_message(prepared), prepared)
     return prepared
+
+
+@dataclass
+class _Part:
+    """One input file after the first pass: what is kept and, once split, where it goes."""
+
+    reader: SourceReader
+    scan: Scan
+    duplicates: np.ndarray
+    keep: np.ndarray
+    codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint8))
+
+
+def _first_pass(
+    reader: SourceReader, options: ScanOptions, fixes: set[str], parallel: bool | None
+) -> tuple[_Part, list[Finding]]:
+    """Scan one file (in worker processes when it pays) and list its per-line findings."""
+    if parallel is None:
+        parallel = reader.path.stat().st_size >= PARALLEL_MIN_BYTES
+    scan = Scan(options)
+    jobs = ((chunk, reader.lines, reader.unterminated_last_line) for chunk in reader.chunks())
+    for part in map_in_order(scan_chunk, options, jobs, parallel=parallel):
+        scan.merge(part)
+    duplicates = scan.duplicate_mask()
+    keep = np.ones(scan.examples, dtype=bool)
+    if "drop-duplicates" in fixes:
+        keep &= ~duplicates
+    if "drop-long" in fixes:
+        keep &= (scan.flag_array() & LONG) == 0
+    findings = _bom_finding(reader) + line_findings(scan, "drop-invalid" in fixes)
+    findings += _duplicate_findings(scan, duplicates, "drop-duplicates" in fixes)
+    findings += _length_findings(scan, "drop-long" in fixes)
+    return _Part(reader, scan, duplicates, keep), findings
+
+
+def _second_pass(part: _Part, plan: Plan, parallel: bool | None) -> Iterator[ChunkResult]:
+    """Write one file's kept examples to their splits; chunk results in file order."""
+    line_codes = np.full(part.reader.lines + 1, SKIP, dtype=np.uint8)
+    flags = part.scan.flag_array()[part.keep] & VERBATIM
+    line_codes[part.scan.line_numbers()[part.keep].astype(np.int64)] = part.codes | flags
+    code_bytes = line_codes.tobytes()
+    jobs = (
+        (chunk, code_bytes[chunk[0][0] : chunk[-1][0] + 1], chunk[0][0])
+        for chunk in part.reader.chunks()
+    )
+    if parallel is None:
+        parallel = part.reader.path.stat().st_size >= PARALLEL_MIN_BYTES
+    # Copying clean lines is I/O; only rewriting (parsing, fixing, counting) pays for workers.
+    return map_in_order(process_chunk, plan, jobs, parallel=parallel and plan.rewrites)
 
 
 class _Totals:
@@ -227,26 +280,41 @@ class _Totals:
 
 
 def _per_split(values: np.ndarray, codes: np.ndarray) -> list[int]:
-    sums = [0, 0, 0]
-    for split in range(3):
-        sums[split] = int(values[codes == split].sum())
-    return sums
+    return [int(values[codes == split].sum()) for split in range(3)]
 
 
-def _split_labels(
-    scan: Scan, keep: np.ndarray, codes: np.ndarray, plan: Plan
-) -> list[dict[str, int]]:
-    """Examples per label and split, labels as written (after completion fixes)."""
-    labels = scan.label_array()[keep]
-    names = {index: fix_completion(plan, label) for label, index in (scan.labels or {}).items()}
-    result = []
-    for split in range(3):
-        counts = np.bincount(labels[codes == split], minlength=len(names))
-        ranked = sorted(
-            ((names[i], int(n)) for i, n in enumerate(counts) if n), key=lambda x: -x[1]
+def _split_labels(parts: list[_Part], rename: Callable[[str], str]) -> list[dict[str, int]]:
+    """Examples per label and split over all files, labels renamed (e.g. as written)."""
+    totals: list[Counter[str]] = [Counter(), Counter(), Counter()]
+    for part in parts:
+        labels = part.scan.label_array()[part.keep]
+        names = {index: rename(label) for label, index in (part.scan.labels or {}).items()}
+        for split in range(3):
+            counts = np.bincount(labels[part.codes == split], minlength=len(names))
+            totals[split].update({names[i]: int(n) for i, n in enumerate(counts) if n})
+    return [dict(counts.most_common()) for counts in totals]
+
+
+def _overlap_findings(main: _Part, held: _Part) -> list[Finding]:
+    """Validation examples whose prompt is also a training prompt (leakage)."""
+    train_prompts = main.scan.prompt_key_array()[main.keep]
+    held_prompts = held.scan.prompt_key_array()
+    shared = np.isin(held_prompts, train_prompts) & held.keep
+    if not shared.any():
+        return []
+    lines = held.scan.line_numbers()[shared][: held.scan.max_lines]
+    return [
+        Finding(
+            code="validation_overlap",
+            severity="warning",
+            message="These validation examples have a prompt that is also in the training "
+            "data, so validation scores will look better than they are; remove them from one "
+            "of the files.",
+            lines=[int(line) for line in lines],
+            count=int(shared.sum()),
+            source=str(held.reader.path),
         )
-        result.append(dict(ranked))
-    return result
+    ]
 
 
 def _checked_fixes(fixes: list[str]) -> set[str]:
@@ -331,17 +399,12 @@ def _count_findings(scan: Scan, codes: np.ndarray, minimum: int, recommended: in
     return findings
 
 
-def _class_split_findings(scan: Scan, keep: np.ndarray, codes: np.ndarray) -> list[Finding]:
-    labels = scan.label_array()[keep]
-    names = {index: label for label, index in (scan.labels or {}).items()}
+def _class_split_findings(split_labels: list[dict[str, int]]) -> list[Finding]:
+    classes = set().union(*split_labels)
     missing = []
-    for split, name in enumerate(SPLIT_NAMES):
-        in_split = codes == split
-        if not in_split.any():
-            continue
-        present = set(np.unique(labels[in_split]).tolist())
-        absent = [names[i] for i in sorted(set(names) - present)]
-        if absent:
+    for name, present in zip(SPLIT_NAMES, split_labels, strict=True):
+        absent = sorted(classes - set(present))
+        if present and absent:
             missing.append(f"{name} lacks {', '.join(map(repr, absent[:5]))}")
     if not missing:
         return []
@@ -355,7 +418,7 @@ def _class_split_findings(scan: Scan, keep: np.ndarray, codes: np.ndarray) -> li
     ]
 
 
-def _plan(shape: DataShape, decisions: Decisions, fixes: set[str], write: bool) -> Plan:
+def _plan(shape: DataShape, decisions: Decisions, write: bool) -> Plan:
     return Plan(
         shape=shape,
         write=write,
@@ -406,16 +469,15 @@ def _length_findings(scan: Scan, drop: bool) -> list[Finding]:
     return findings
 
 
-def _fix_reports(
-    fixes: set[str], totals: _Totals, scan: Scan, keep: np.ndarray, duplicates: np.ndarray
-) -> list[FixReport]:
+def _fix_reports(fixes: set[str], totals: _Totals, parts: list[_Part]) -> list[FixReport]:
     counts = Counter(totals.fixes)
-    counts["drop-invalid"] = scan.rejected
-    counts["drop-duplicates"] = int(duplicates.sum())
-    long = (scan.flag_array() & LONG) != 0
-    counts["drop-long"] = (
-        int((long & ~duplicates).sum()) if "drop-duplicates" in fixes else int(long.sum())
-    )
+    for part in parts:
+        counts["drop-invalid"] += part.scan.rejected
+        counts["drop-duplicates"] += int(part.duplicates.sum())
+        long = (part.scan.flag_array() & LONG) != 0
+        if "drop-duplicates" in fixes:
+            long &= ~part.duplicates
+        counts["drop-long"] += int(long.sum())
     return [
         FixReport(name=name, count=counts[name], detail=_FIX_DETAILS[name])
         for name in FIX_NAMES

@@ -107,6 +107,7 @@ class SourceReader:
 
     def _csv_rows(self) -> Iterator[Item]:
         delimiter = "\t" if self.format == "tsv" else ","
+        self._last_bad_line = 0
         reader = csv.reader(self._decoded_lines(), delimiter=delimiter)
         header = next(reader, None)
         if header is None:

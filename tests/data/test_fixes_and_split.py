@@ -138,3 +138,23 @@ def test_parallel_rewrite_agrees(prepare: Prepare) -> None:
     two = prepare(rows, fixes=fixes, parallel=True)
     assert one.splits == two.splits and one.fixes_applied == two.fixes_applied
     assert one.splits["train"].label_counts.keys() == {" yes", " no"}
+
+
+def test_separate_validation_file(prepare: Prepare, tmp_path: Path) -> None:
+    """data.validation_source becomes the validation split, checked like the main file;
+    the main file is split into train and test only; shared prompts are flagged."""
+    held = tmp_path / "held.jsonl"
+    extra = [
+        {"prompt": f"Held question {i}?{SEP}", "completion": " yes" if i % 2 else " no"}
+        for i in range(20)
+    ]
+    held.write_bytes(jsonl([*extra, pc_lines(100)[0], "{bad"]))
+    prepared = prepare(pc_lines(100), validation_source=held, fixes=["drop-invalid"])
+    assert prepared.validation_source == str(held)
+    assert prepared.splits["validation"].examples == 21
+    assert prepared.splits["train"].examples + prepared.splits["test"].examples == 100
+    assert prepared.split_fractions["validation"] == 0.0
+    invalid = finding(prepared, "invalid_json")
+    assert (invalid.source, invalid.lines) == (str(held), [22])
+    overlap = finding(prepared, "validation_overlap")
+    assert overlap.lines == [21]

@@ -105,3 +105,13 @@ def test_json_extension_holding_json_lines(prepare: Prepare) -> None:
     content = b"".join(json.dumps(row).encode() + b"\n" for row in pc_lines(30))
     prepared = prepare(content, name="d.json")
     assert prepared.examples == 30 and "invalid_json" not in codes(prepared)
+
+
+def test_csv_row_with_invalid_utf8(prepare: Prepare) -> None:
+    """A CSV row that is not UTF-8 is an error for that row; the others are read."""
+    rows = b"prompt,completion\n" + b"".join(
+        f"q {i},{'yes' if i % 2 else 'no'}\n".encode() for i in range(30)
+    )
+    prepared = prepare(rows + b"caf\xe9,yes\n", name="d.csv")
+    assert finding(prepared, "invalid_utf8").lines == [32]
+    assert prepared.examples == 30
