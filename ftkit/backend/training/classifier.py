@@ -14,6 +14,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ftkit.backend.training.features import RowBlock
+
 
 class SoftmaxSGDClassifier(ClassifierMixin, BaseEstimator):
     """Multinomial logistic regression on sparse features, one SGD step per minibatch.
@@ -61,15 +63,22 @@ class SoftmaxSGDClassifier(ClassifierMixin, BaseEstimator):
         self.step(X, np.searchsorted(self.classes_, y))
         return self
 
-    def step(self, X: sp.csr_matrix, targets: np.ndarray) -> np.ndarray:
-        """One SGD step on class indices `targets`; returns the probabilities before the step."""
-        probs = self._proba(X)
+    def step(self, X: sp.csr_matrix | RowBlock, targets: np.ndarray) -> np.ndarray:
+        """One SGD step on class indices `targets`; returns the probabilities before the step.
+
+        Reads only X's CSR arrays, so a `RowBlock` of training rows is enough.
+        """
+        rows = np.repeat(np.arange(len(targets)), np.diff(X.indptr))
+        weights = self.weights_[X.indices]
+        weights *= X.data[:, None]
+        logits = np.zeros((len(targets), len(self.classes_)))
+        np.add.at(logits, rows, weights)
+        probs = _softmax(logits + self.intercept_)
         if not len(targets):
             return probs
         gradient = probs.copy()
         gradient[np.arange(len(targets)), targets] -= 1.0
         gradient *= self.learning_rate / len(targets)
-        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
         np.add.at(self.weights_, X.indices, -(X.data[:, None] * gradient[rows]))
         self.intercept_ -= gradient.sum(axis=0)
         self.n_steps_ += 1
@@ -108,8 +117,11 @@ class SoftmaxSGDClassifier(ClassifierMixin, BaseEstimator):
         self.n_steps_ = 0
 
     def _proba(self, X: sp.csr_matrix) -> np.ndarray:
-        logits = X @ self.weights_ + self.intercept_
-        logits -= logits.max(axis=1, keepdims=True)
-        np.exp(logits, out=logits)
-        logits /= logits.sum(axis=1, keepdims=True)
-        return logits
+        return _softmax(X @ self.weights_ + self.intercept_)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    logits -= logits.max(axis=1, keepdims=True)
+    np.exp(logits, out=logits)
+    logits /= logits.sum(axis=1, keepdims=True)
+    return logits

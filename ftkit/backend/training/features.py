@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Self
+from typing import NamedTuple, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -109,3 +109,20 @@ class PromptVectorizer(TransformerMixin, BaseEstimator):
             self._idf = np.log((1.0 + self.n_documents_) / (1.0 + self.document_frequency_))
             self._idf = self._idf.astype(np.float32)
         return self._idf
+
+
+class RowBlock(NamedTuple):
+    """Some rows of a CSR matrix as raw arrays (what one SGD step reads), cheap to gather."""
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+
+
+def take_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> RowBlock:
+    """Rows of a CSR matrix, gathered with a few numpy calls (scipy's row indexing costs ~0.3 ms)."""
+    starts = matrix.indptr[rows]
+    lengths = matrix.indptr[rows + 1] - starts
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    positions = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
+    return RowBlock(matrix.data[positions], matrix.indices[positions], indptr)

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ftkit.backend.training.classifier import SoftmaxSGDClassifier
 from ftkit.backend.training.decoding import Candidates
 from ftkit.backend.training.examples import MIN_EXAMPLES, Dataset, TrainingDataError, read_dataset
-from ftkit.backend.training.features import PromptVectorizer
+from ftkit.backend.training.features import PromptVectorizer, take_rows
 from ftkit.backend.training.hyperparameters import ResolvedHyperparameters
 from ftkit.backend.training.lm import UnigramLM
 from ftkit.backend.training.metrics import (
@@ -149,10 +149,10 @@ class _Split:
         prompts = [e.prompt for e in dataset.examples]
         self.completions = [e.completion for e in dataset.examples]
         eot = encoding.eot_token
-        self.prompt_tokens = [
-            np.array(t, dtype=np.int64) for t in encoding.encode_ordinary_batch(prompts)
-        ]
-        completion_tokens = encoding.encode_ordinary_batch(self.completions)
+        # one call per text: encode_ordinary_batch's thread pool costs more than it saves here
+        encode = encoding.encode_ordinary
+        self.prompt_tokens = [np.array(encode(p), dtype=np.int64) for p in prompts]
+        completion_tokens = [encode(c) for c in self.completions]
         self.targets = [np.array([*t, eot], dtype=np.int64) for t in completion_tokens]
         self.n_tokens = np.array(
             [len(p) + len(c) for p, c in zip(self.prompt_tokens, completion_tokens, strict=True)]
@@ -239,7 +239,7 @@ def train(
             epoch_end = start + hp.batch_size >= n
             if epoch_end and valid_split is not None:
                 values |= _full_validation(request, learner, valid_split, positive)
-            metrics = StepMetrics(
+            metrics = StepMetrics.model_construct(  # values are computed here, not user input
                 step=step,
                 epoch=epoch,
                 elapsed_tokens=elapsed_tokens,
@@ -378,7 +378,8 @@ class _ClassifierLearner:
         self.plw = hp.prompt_loss_weight
 
     def step(self, rows: np.ndarray) -> BatchScore:
-        probs = self.head.estimator.step(self.split.features[rows], self.targets[rows])
+        batch = take_rows(self.split.features, rows)
+        probs = self.head.estimator.step(batch, self.targets[rows])
         score = _score_rows(
             self.model, self.split, rows, self.head.candidates_from_proba(probs), self.plw
         )
