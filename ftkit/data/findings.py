@@ -1,19 +1,150 @@
-"""Findings from the first pass's aggregates, and the fixes they call for."""
+"""Findings: the advice per code, and building findings from the first pass's aggregates."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ftkit.data.checks import (
     ALL_SEPARATORS,
     ENDING_FALLBACK,
     ENDINGS,
-    LINE_PROBLEMS,
     SEPARATOR_FALLBACK,
     SEPARATORS,
     Scan,
 )
-from ftkit.data.models import Finding, TaskType
+from ftkit.data.models import SPLIT_NAMES, Finding, Severity, TaskType
+
+# Severity and advice per line-level problem code; `{details}` lists what was seen.
+LINE_PROBLEMS: dict[str, tuple[Severity, str]] = {
+    "invalid_utf8": (
+        "error",
+        "Lines are not valid UTF-8 ({details}). Re-save the file as UTF-8, or pass "
+        "--fix drop-invalid to leave these lines out.",
+    ),
+    "blank_line": ("info", "Blank lines are skipped."),
+    "invalid_json": (
+        "error",
+        "Lines are not valid JSON ({details}). Correct them, or pass --fix drop-invalid.",
+    ),
+    "truncated_last_line": (
+        "error",
+        "The last line is not valid JSON and has no line ending: the file looks truncated. "
+        "Re-export it, or pass --fix drop-invalid.",
+    ),
+    "not_object": (
+        "error",
+        "Lines hold a JSON {details} instead of an object; each line must be one "
+        '{{"prompt": ..., "completion": ...}} object. Correct them, or pass --fix drop-invalid.',
+    ),
+    "mixed_format": (
+        "error",
+        "Lines use a different format ({details}) from the rest of the file; use either "
+        "prompt/completion or chat `messages` throughout, or pass --fix drop-invalid.",
+    ),
+    "missing_key": (
+        "error",
+        "Lines lack a required key ({details}); add it, or pass --fix drop-invalid. "
+        "(A missing value is never read as text.)",
+    ),
+    "key_case": (
+        "warning",
+        "Keys spelled {details} are read as the lowercase `prompt`/`completion`; rename them.",
+    ),
+    "unknown_keys": (
+        "warning",
+        "Extra keys ({details}) are not part of the format; they are ignored and not written.",
+    ),
+    "non_string": (
+        "error",
+        "Values must be strings, found {details}; quote numbers, replace nulls, or pass "
+        "--fix drop-invalid.",
+    ),
+    "empty_completion": (
+        "error",
+        "Completions are empty; there is nothing to learn from these examples. Fill them in, "
+        "or pass --fix drop-invalid.",
+    ),
+    "empty_prompt": (
+        "warning",
+        "Prompts are empty while others are not; the model gets no input for these examples.",
+    ),
+    "chat_messages": (
+        "error",
+        "`messages` must be a non-empty list of message objects ({details}); correct these "
+        "lines, or pass --fix drop-invalid.",
+    ),
+    "chat_role": (
+        "error",
+        "Messages have an unknown role ({details}); use system, user, assistant, tool or "
+        "function, or pass --fix drop-invalid.",
+    ),
+    "chat_content": (
+        "error",
+        "Message content must be a string ({details}); correct it, or pass --fix drop-invalid.",
+    ),
+    "chat_no_assistant": (
+        "error",
+        "Examples have no assistant message, so there is nothing to train on; add one, or "
+        "pass --fix drop-invalid.",
+    ),
+    "chat_unknown_keys": (
+        "warning",
+        "Messages carry keys the API does not accept ({details}); remove them.",
+    ),
+    "chat_weight": (
+        "error",
+        "`weight` must be 0 or 1 and only on assistant messages ({details}); correct it, or "
+        "pass --fix drop-invalid.",
+    ),
+}
+
+# Findings are listed in the legacy tool's validator order, the added checks beside their kin.
+CODE_ORDER = (
+    "bom",
+    "invalid_utf8",
+    "blank_line",
+    "invalid_json",
+    "truncated_last_line",
+    "not_object",
+    "mixed_format",
+    "examples",
+    "too_few_examples",
+    "few_examples",
+    "missing_key",
+    "key_case",
+    "unknown_keys",
+    "non_string",
+    "empty_completion",
+    "empty_prompt",
+    "chat_messages",
+    "chat_role",
+    "chat_content",
+    "chat_no_assistant",
+    "chat_unknown_keys",
+    "chat_weight",
+    "task_type",
+    "class_balance",
+    "duplicates",
+    "too_long",
+    "maybe_too_long",
+    "uppercase_prompt",
+    "uppercase_completion",
+    "identical_prompts",
+    "prompt_separator",
+    "no_prompt_separator",
+    "separator_inside_prompt",
+    "prompt_prefix",
+    "completion_prefix",
+    "identical_completions",
+    "completion_stop",
+    "no_completion_ending",
+    "no_leading_space",
+    "class_missing_in_split",
+    "tokens_not_counted",
+    "cost",
+)
 
 LONG_SEPARATOR = 10  # legacy: a common suffix this long is "very long"
 LONG_PROMPT_PREFIX = 12  # legacy: a longer common prompt prefix is worth removing
@@ -293,3 +424,154 @@ def _separator_inside(scan: Scan, separator: str) -> list[Finding]:
     )
     finding.code = "separator_inside_prompt"
     return [finding]
+
+
+def overlap_findings(
+    main: Scan, main_keep: np.ndarray, held: Scan, held_keep: np.ndarray, source: str
+) -> list[Finding]:
+    """Validation examples whose prompt is also a training prompt (leakage)."""
+    shared = np.isin(held.prompt_key_array(), main.prompt_key_array()[main_keep]) & held_keep
+    if not shared.any():
+        return []
+    lines = held.line_numbers()[shared][: held.max_lines]
+    return [
+        Finding(
+            code="validation_overlap",
+            severity="warning",
+            message="These validation examples have a prompt that is also in the training "
+            "data, so validation scores will look better than they are; remove them from one "
+            "of the files.",
+            lines=[int(line) for line in lines],
+            count=int(shared.sum()),
+            source=source,
+        )
+    ]
+
+
+def bom_finding(bom: bool) -> list[Finding]:
+    """The byte-order-mark warning, if the file had one."""
+    if not bom:
+        return []
+    return [
+        Finding(
+            code="bom",
+            severity="warning",
+            message="The file starts with a UTF-8 byte-order mark; it was skipped. Save the file "
+            "as UTF-8 without BOM for other tools.",
+            lines=[1],
+            count=1,
+        )
+    ]
+
+
+def duplicate_findings(scan: Scan, duplicates: np.ndarray, drop: bool) -> list[Finding]:
+    """Repeated (prompt, completion) pairs, listed by the lines of the repeats."""
+    count = int(duplicates.sum())
+    if not count:
+        return []
+    lines = scan.line_numbers()[duplicates][: scan.max_lines]
+    return [
+        Finding(
+            code="duplicates",
+            severity="warning",
+            message="These examples repeat an earlier (prompt, completion) pair; repeats weigh "
+            "them twice in training. Pass --fix drop-duplicates.",
+            lines=[int(line) for line in lines],
+            count=count,
+            fixed_by="drop-duplicates" if drop else None,
+        )
+    ]
+
+
+def count_findings(scan: Scan, codes: np.ndarray, minimum: int, recommended: int) -> list[Finding]:
+    """How many examples there are, and errors/warnings when there are too few."""
+    kept = len(codes)
+    train = int((codes == 0).sum())
+    findings = [
+        Finding(
+            code="examples",
+            severity="info",
+            message=f"The file has {scan.examples} usable examples ({kept} kept: {train} for "
+            "training).",
+            count=scan.examples,
+        )
+    ]
+    if train < minimum:
+        findings.append(
+            Finding(
+                code="too_few_examples",
+                severity="error",
+                message=f"Only {train} training examples; fine-tuning needs at least {minimum} "
+                "(the jobs API rejects fewer than 10). Add examples.",
+                count=train,
+            )
+        )
+    elif kept < recommended:
+        findings.append(
+            Finding(
+                code="few_examples",
+                severity="warning",
+                message=f"{kept} examples is few; aim for at least a few hundred: quality grows "
+                "roughly linearly with each doubling of the examples.",
+                count=kept,
+            )
+        )
+    return findings
+
+
+def class_split_findings(split_labels: list[dict[str, int]]) -> list[Finding]:
+    """An error when a class is absent from a non-empty split."""
+    classes = set().union(*split_labels)
+    missing = []
+    for name, present in zip(SPLIT_NAMES, split_labels, strict=True):
+        absent = sorted(classes - set(present))
+        if present and absent:
+            missing.append(f"{name} lacks {', '.join(map(repr, absent[:5]))}")
+    if not missing:
+        return []
+    return [
+        Finding(
+            code="class_missing_in_split",
+            severity="error",
+            message="Not every class is in every split (" + "; ".join(missing) + "). Add "
+            "examples of those classes, drop them, or change data.split (e.g. no test split).",
+        )
+    ]
+
+
+def length_findings(scan: Scan, drop: bool) -> list[Finding]:
+    """Examples over the token limit (exact, or estimated without token counts)."""
+    findings = []
+    tally = scan.tally
+    limit = scan.options.context_limit
+    fixed_by = "drop-long" if drop else None
+    if tally.counts["too_long"]:
+        finding = tally.finding(
+            "too_long",
+            "error",
+            f"Examples are longer than the {limit} tokens the model trains on (exact counts: "
+            f"{tally.detail_text('too_long')}); they would be cut, losing the completion. "
+            "Shorten them, or pass --fix drop-long.",
+        )
+        finding.fixed_by = fixed_by
+        findings.append(finding)
+    if tally.counts["maybe_too_long"]:
+        finding = tally.finding(
+            "maybe_too_long",
+            "warning",
+            f"Examples have more than {4 * limit} characters and are probably over the "
+            f"{limit}-token limit (tokens were not counted); count tokens to be sure, or pass "
+            "--fix drop-long.",
+        )
+        finding.fixed_by = fixed_by
+        findings.append(finding)
+    if scan.options.encoding is None:
+        findings.append(
+            Finding(
+                code="tokens_not_counted",
+                severity="info",
+                message="Tokens were not counted (checks.count_tokens=false / --no-tokens): no "
+                "exact length check and no cost estimate.",
+            )
+        )
+    return findings

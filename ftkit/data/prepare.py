@@ -13,7 +13,6 @@ import numpy as np
 from ftkit.config import DataConfig, FixName
 from ftkit.data.catalog import context_limit
 from ftkit.data.checks import (
-    CODE_ORDER,
     LONG,
     VERBATIM,
     Scan,
@@ -22,7 +21,18 @@ from ftkit.data.checks import (
     scan_chunk,
 )
 from ftkit.data.cost import estimate_cost
-from ftkit.data.findings import Decisions, dataset_findings, line_findings
+from ftkit.data.findings import (
+    CODE_ORDER,
+    Decisions,
+    bom_finding,
+    class_split_findings,
+    count_findings,
+    dataset_findings,
+    duplicate_findings,
+    length_findings,
+    line_findings,
+    overlap_findings,
+)
 from ftkit.data.models import (
     SPLIT_FILES,
     SPLIT_NAMES,
@@ -105,7 +115,9 @@ def prepare_dataset(
         held, held_findings = _first_pass(reader, options, chosen, parallel)
         for finding in held_findings:
             finding.source = str(data.validation_source)
-        findings += held_findings + _overlap_findings(main, held)
+        findings += held_findings + overlap_findings(
+            main.scan, main.keep, held.scan, held.keep, str(data.validation_source)
+        )
         held.codes = np.full(int(held.keep.sum()), VALIDATION, dtype=np.uint8)
         parts.append(held)
         fractions = (data.split.train, 0.0, data.split.test)
@@ -119,9 +131,9 @@ def prepare_dataset(
         data.split.seed,
     )
     all_codes = np.concatenate([part.codes for part in parts])
-    findings += _count_findings(scan, all_codes, checks.min_examples, checks.recommended_examples)
+    findings += count_findings(scan, all_codes, checks.min_examples, checks.recommended_examples)
     if classification:
-        findings += _class_split_findings(_split_labels(parts, lambda label: label))
+        findings += class_split_findings(_split_labels(parts, lambda label: label))
     findings = [f for f in findings if f.code not in checks.disable]
     written = not _errors(findings)
 
@@ -238,9 +250,9 @@ def _first_pass(
         keep &= ~duplicates
     if "drop-long" in fixes:
         keep &= (scan.flag_array() & LONG) == 0
-    findings = _bom_finding(reader) + line_findings(scan, "drop-invalid" in fixes)
-    findings += _duplicate_findings(scan, duplicates, "drop-duplicates" in fixes)
-    findings += _length_findings(scan, "drop-long" in fixes)
+    findings = bom_finding(reader.bom) + line_findings(scan, "drop-invalid" in fixes)
+    findings += duplicate_findings(scan, duplicates, "drop-duplicates" in fixes)
+    findings += length_findings(scan, "drop-long" in fixes)
     return _Part(reader, scan, duplicates, keep), findings
 
 
@@ -295,28 +307,6 @@ def _split_labels(parts: list[_Part], rename: Callable[[str], str]) -> list[dict
     return [dict(counts.most_common()) for counts in totals]
 
 
-def _overlap_findings(main: _Part, held: _Part) -> list[Finding]:
-    """Validation examples whose prompt is also a training prompt (leakage)."""
-    train_prompts = main.scan.prompt_key_array()[main.keep]
-    held_prompts = held.scan.prompt_key_array()
-    shared = np.isin(held_prompts, train_prompts) & held.keep
-    if not shared.any():
-        return []
-    lines = held.scan.line_numbers()[shared][: held.scan.max_lines]
-    return [
-        Finding(
-            code="validation_overlap",
-            severity="warning",
-            message="These validation examples have a prompt that is also in the training "
-            "data, so validation scores will look better than they are; remove them from one "
-            "of the files.",
-            lines=[int(line) for line in lines],
-            count=int(shared.sum()),
-            source=str(held.reader.path),
-        )
-    ]
-
-
 def _checked_fixes(fixes: list[str]) -> set[str]:
     unknown = [name for name in fixes if name not in FIX_NAMES]
     if unknown:
@@ -331,93 +321,6 @@ def _errors(findings: list[Finding]) -> int:
     return sum(f.severity == "error" and f.fixed_by is None for f in findings)
 
 
-def _bom_finding(reader: SourceReader) -> list[Finding]:
-    if not reader.bom:
-        return []
-    return [
-        Finding(
-            code="bom",
-            severity="warning",
-            message="The file starts with a UTF-8 byte-order mark; it was skipped. Save the file "
-            "as UTF-8 without BOM for other tools.",
-            lines=[1],
-            count=1,
-        )
-    ]
-
-
-def _duplicate_findings(scan: Scan, duplicates: np.ndarray, drop: bool) -> list[Finding]:
-    count = int(duplicates.sum())
-    if not count:
-        return []
-    lines = scan.line_numbers()[duplicates][: scan.max_lines]
-    return [
-        Finding(
-            code="duplicates",
-            severity="warning",
-            message="These examples repeat an earlier (prompt, completion) pair; repeats weigh "
-            "them twice in training. Pass --fix drop-duplicates.",
-            lines=[int(line) for line in lines],
-            count=count,
-            fixed_by="drop-duplicates" if drop else None,
-        )
-    ]
-
-
-def _count_findings(scan: Scan, codes: np.ndarray, minimum: int, recommended: int) -> list[Finding]:
-    kept = len(codes)
-    train = int((codes == 0).sum())
-    findings = [
-        Finding(
-            code="examples",
-            severity="info",
-            message=f"The file has {scan.examples} usable examples ({kept} kept: {train} for "
-            "training).",
-            count=scan.examples,
-        )
-    ]
-    if train < minimum:
-        findings.append(
-            Finding(
-                code="too_few_examples",
-                severity="error",
-                message=f"Only {train} training examples; fine-tuning needs at least {minimum} "
-                "(the jobs API rejects fewer than 10). Add examples.",
-                count=train,
-            )
-        )
-    elif kept < recommended:
-        findings.append(
-            Finding(
-                code="few_examples",
-                severity="warning",
-                message=f"{kept} examples is few; aim for at least a few hundred: quality grows "
-                "roughly linearly with each doubling of the examples.",
-                count=kept,
-            )
-        )
-    return findings
-
-
-def _class_split_findings(split_labels: list[dict[str, int]]) -> list[Finding]:
-    classes = set().union(*split_labels)
-    missing = []
-    for name, present in zip(SPLIT_NAMES, split_labels, strict=True):
-        absent = sorted(classes - set(present))
-        if present and absent:
-            missing.append(f"{name} lacks {', '.join(map(repr, absent[:5]))}")
-    if not missing:
-        return []
-    return [
-        Finding(
-            code="class_missing_in_split",
-            severity="error",
-            message="Not every class is in every split (" + "; ".join(missing) + "). Add "
-            "examples of those classes, drop them, or change data.split (e.g. no test split).",
-        )
-    ]
-
-
 def _plan(shape: DataShape, decisions: Decisions, write: bool) -> Plan:
     return Plan(
         shape=shape,
@@ -430,43 +333,6 @@ def _plan(shape: DataShape, decisions: Decisions, write: bool) -> Plan:
         lowercase_prompt=decisions.lowercase_prompt,
         lowercase_completion=decisions.lowercase_completion,
     )
-
-
-def _length_findings(scan: Scan, drop: bool) -> list[Finding]:
-    findings = []
-    tally = scan.tally
-    limit = scan.options.context_limit
-    fixed_by = "drop-long" if drop else None
-    if tally.counts["too_long"]:
-        finding = tally.finding(
-            "too_long",
-            "error",
-            f"Examples are longer than the {limit} tokens the model trains on (exact counts: "
-            f"{tally.detail_text('too_long')}); they would be cut, losing the completion. "
-            "Shorten them, or pass --fix drop-long.",
-        )
-        finding.fixed_by = fixed_by
-        findings.append(finding)
-    if tally.counts["maybe_too_long"]:
-        finding = tally.finding(
-            "maybe_too_long",
-            "warning",
-            f"Examples have more than {4 * limit} characters and are probably over the "
-            f"{limit}-token limit (tokens were not counted); count tokens to be sure, or pass "
-            "--fix drop-long.",
-        )
-        finding.fixed_by = fixed_by
-        findings.append(finding)
-    if scan.options.encoding is None:
-        findings.append(
-            Finding(
-                code="tokens_not_counted",
-                severity="info",
-                message="Tokens were not counted (checks.count_tokens=false / --no-tokens): no "
-                "exact length check and no cost estimate.",
-            )
-        )
-    return findings
 
 
 def _fix_reports(fixes: set[str], totals: _Totals, parts: list[_Part]) -> list[FixReport]:

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ftkit.config import ChecksConfig, DataConfig
-from ftkit.data.checks import LINE_PROBLEMS
+from ftkit.data.findings import LINE_PROBLEMS
 from ftkit.data.models import DataValidationError, PreparedData
 from ftkit.data.prepare import prepare_dataset
 
