@@ -167,7 +167,8 @@ def summary(prepared: PreparedData, config: Path | None = None) -> str:
     if tokens.counted:
         lines.append(
             f"tokens ({tokens.encoding}): {tokens.billed_per_epoch:,} billed per epoch; longest "
-            f"example {tokens.max_example:,} of {tokens.context_limit:,}"
+            f"example {tokens.max_example:,} of {tokens.context_limit:,}; longest completion "
+            f"{prepared.max_completion_tokens:,} (a max_tokens for inference)"
         )
     cost = prepared.cost
     money = f"${cost.usd:,.4f}" if cost.usd is not None else "unknown"

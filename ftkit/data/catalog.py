@@ -16,7 +16,7 @@ PRICES_PER_1K_TOKENS: dict[str, float] = {
     "curie": 0.003,
     "davinci": 0.03,
 }
-PRICE_SOURCE = "built-in table (OpenAI pricing page as of 2024)"
+PRICE_SOURCE = "built-in table: OpenAI pricing page as of 2024"
 
 # Tokens per training example (longer examples are truncated or rejected). Legacy models: the
 # legacy guide's prompt+completion ≤ 2048; 002 models: the 2023-08 guide's 4096; later limits

@@ -36,7 +36,7 @@ def estimate_cost(
     else:
         usd = round(billed_tokens * epochs * price / 1000, 6)
         notes.append(
-            f"{billed_tokens:,} tokens × {epochs} epochs × ${price:g}/1K tokens ({source})"
+            f"{billed_tokens:,} tokens × {epochs} epochs × ${price:g}/1K tokens, from the {source}"
         )
     return CostEstimate(
         model=model,
