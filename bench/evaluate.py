@@ -126,6 +126,10 @@ def main() -> None:
             job = client.jobs.wait(job.id, poll_interval_s=0.1, max_poll_interval_s=0.5)
             assert job.fine_tuned_model, job.error
             print(f"trained {job.fine_tuned_model} in {time.perf_counter() - started:.1f} s")
+            results = run_dir / "results" / f"{job.result_files[0]}.csv"
+            results.parent.mkdir(exist_ok=True)
+            results.write_bytes(client.files.content(job.result_files[0]))
+            (run_dir / "job.json").write_text(job.model_dump_json())
         model = job.fine_tuned_model
 
         async def ftkit_round() -> tuple[float, float, float]:

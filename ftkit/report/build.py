@@ -117,7 +117,7 @@ def _add_evaluation(
         report.comparison = _comparison(report.evaluation, report.baseline)
     elif evaluation.baseline_skipped:
         notes.append(f"no baseline comparison: {evaluation.baseline_skipped}")
-    report.worst_errors = _worst_errors(rows, bool(classes))
+    report.worst_errors = _worst_errors(rows, bool(classes), prepared.prompt_separator)
     scores = report.evaluation.classification
     if scores is None:
         return
@@ -154,7 +154,9 @@ def _comparison(model: ModelEvaluation, baseline: ModelEvaluation) -> list[Metri
     return rows
 
 
-def _worst_errors(rows: Sequence[Prediction], classification: bool) -> list[WorstError]:
+def _worst_errors(
+    rows: Sequence[Prediction], classification: bool, separator: str | None
+) -> list[WorstError]:
     if classification:
         wrong = [row for row in rows if row.predicted != row.expected]
 
@@ -175,7 +177,7 @@ def _worst_errors(rows: Sequence[Prediction], classification: bool) -> list[Wors
         WorstError(
             index=row.index,
             line=row.line,
-            prompt=_clip(row.prompt),
+            prompt=_clip(row.prompt.removesuffix(separator) if separator else row.prompt),
             expected=row.expected,
             predicted=row.predicted,
             text=_clip(row.text),
