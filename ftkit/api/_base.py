@@ -213,9 +213,12 @@ class BaseClient:
         attempt = 0
         while True:
             try:
-                return (
-                    yield from self._op_file_upload(path, purpose, progress, name, idempotent=False)
+                item = yield from self._op_file_upload(
+                    path, purpose, progress, name, idempotent=False
                 )
+                if attempt == 0:
+                    return item
+                return (yield from self._op_file_keep_one(item, size, purpose))
             except (APIConnectionError, InternalServerError) as exc:
                 delay = self._ambiguous_retry(attempt, exc)
                 yield Sleep(delay)
@@ -223,6 +226,16 @@ class BaseClient:
                 found = yield from self._op_find_file(name, size, purpose)
                 if found is not None:
                     return found
+
+    def _op_file_keep_one(
+        self, item: FileObject, size: int, purpose: str
+    ) -> Generator[Any, Any, FileObject]:
+        """After a retried upload: keep the oldest copy of the content, delete the others."""
+        keep, *extra = (yield from self._op_same_files(item.filename, size, purpose)) or [item]
+        for duplicate in extra:
+            log.warning("deleting duplicate upload %s of %s", duplicate.id, item.filename)
+            yield from self._op_file_delete(duplicate.id)
+        return keep
 
     def _ambiguous_retry(self, attempt: int, exc: FtkitError) -> float:
         """The wait before retrying a non-idempotent call after an ambiguous failure."""
@@ -235,12 +248,22 @@ class BaseClient:
     def _op_find_file(
         self, filename: str, size: int, purpose: str
     ) -> Generator[Any, Any, FileObject | None]:
+        same = yield from self._op_same_files(filename, size, purpose)
+        return same[0] if same else None
+
+    def _op_same_files(
+        self, filename: str, size: int, purpose: str
+    ) -> Generator[Any, Any, list[FileObject]]:
+        """Usable files with this name and size, oldest first."""
         files = yield from self._op_file_list(purpose)
-        for item in files:
-            same = item.filename == filename and item.bytes in (size, None)
-            if same and item.status not in _FILE_BAD:
-                return item
-        return None
+        same = [
+            item
+            for item in files
+            if item.filename == filename
+            and item.bytes in (size, None)
+            and item.status not in _FILE_BAD
+        ]
+        return sorted(same, key=lambda item: (item.created_at or 0, item.id))
 
     def _op_file_list(
         self, purpose: str | None = None, limit: int | None = None
@@ -336,7 +359,10 @@ class BaseClient:
                     json=body,
                     idempotent=False,
                 )
-                return self.dialect.parse_job(payload)
+                job = self.dialect.parse_job(payload)
+                if attempt == 0:
+                    return job
+                return (yield from self._op_job_keep_one(job, run_key, spec))
             except (APIConnectionError, InternalServerError) as exc:
                 delay = self._ambiguous_retry(attempt, exc)
                 yield Sleep(delay)
@@ -345,9 +371,29 @@ class BaseClient:
                 if existing is not None:
                     return existing
 
+    def _op_job_keep_one(self, job: Job, run_key: str, spec: JobSpec) -> Generator[Any, Any, Job]:
+        """After a retried create: if a lost attempt made a job after all, keep the oldest and
+        cancel the others, so the run key still has one live job."""
+        matches = yield from self._op_job_matches(run_key, spec)
+        if not matches:
+            return job
+        keep, *extra = matches
+        for duplicate in extra:
+            if not duplicate.status.terminal:
+                log.warning("run key %s: cancelling duplicate job %s", run_key, duplicate.id)
+                yield from self._op_job_action(duplicate.id, "cancel")
+        return keep
+
     def _op_job_find(
         self, run_key: str, spec: JobSpec | None = None
     ) -> Generator[Any, Any, Job | None]:
+        matches = yield from self._op_job_matches(run_key, spec)
+        if len(matches) > 1:
+            log.warning("run key %s has %d jobs; using the oldest", run_key, len(matches))
+        return matches[0] if matches else None
+
+    def _op_job_matches(self, run_key: str, spec: JobSpec | None) -> Generator[Any, Any, list[Job]]:
+        """The jobs of a run key, oldest first (legacy: by spec while the key is not visible)."""
         params: dict[str, Any] = {}
         if self.dialect.name == "jobs":
             params = {f"metadata[{RUN_KEY_METADATA}]": run_key, "limit": 100}
@@ -355,11 +401,7 @@ class BaseClient:
         matches = [job for job in jobs if self.dialect.has_run_key(job, run_key)]
         if not matches and spec is not None:
             matches = [job for job in jobs if self.dialect.matches_spec(job, spec)]
-        if not matches:
-            return None
-        if len(matches) > 1:
-            log.warning("run key %s has %d jobs; using the oldest", run_key, len(matches))
-        return min(matches, key=lambda job: (job.created_at or 0, job.id))
+        return sorted(matches, key=lambda job: (job.created_at or 0, job.id))
 
     def _op_job_list(self, params: dict[str, Any] | None = None) -> Generator[Any, Any, list[Job]]:
         items = yield from self._op_pages(self.dialect.jobs_path, params or {}, "jobs")

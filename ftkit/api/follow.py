@@ -26,7 +26,14 @@ from ftkit.api._instructions import Call, CloseStream, Emit, NextLine, OpenStrea
 from ftkit.api.dialects import event_fingerprint
 from ftkit.api.models import EventCursor, FollowUpdate, JobEvent, JobStatus
 from ftkit.api.sse import DONE, SSEDecoder
-from ftkit.errors import APIConnectionError, APIError, APITimeoutError
+from ftkit.errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    InternalServerError,
+    QuotaExceededError,
+    RateLimitError,
+)
 
 if TYPE_CHECKING:
     from ftkit.api._base import BaseClient
@@ -35,7 +42,8 @@ log = logging.getLogger("ftkit.api")
 
 MAX_PAGE = 100
 RESUME_PAGE = 10  # first page after a resume: unknown backlog, modest overshoot
-MAX_QUIET_RECONNECTS = 8
+MAX_QUIET_RECONNECTS = 8  # failed polls / reconnects in a row, after each request's retries
+_TRANSIENT = (APIConnectionError, InternalServerError, RateLimitError)
 
 # legacy events that reveal the job's state; later states win over earlier ones.
 _LEGACY_STATUS = {
@@ -109,9 +117,22 @@ def _follow_poll(
 ) -> Generator[Any, Any, None]:
     interval = poll_interval_s
     limit = MAX_PAGE if cursor.last_id is None else RESUME_PAGE
+    failures = 0
     while True:
-        job = yield from client._op_job_get(job_id)
-        new = yield from _new_events(client, job_id, cursor, limit)
+        try:
+            job = yield from client._op_job_get(job_id)
+            new = yield from _new_events(client, job_id, cursor, limit)
+        except _TRANSIENT as exc:
+            # the request's own retries are used up: an outage; keep following, patiently
+            failures += 1
+            if failures > MAX_QUIET_RECONNECTS or isinstance(exc, QuotaExceededError):
+                raise
+            if deadline.passed():
+                raise _timeout(job_id, timeout_s) from exc
+            log.info("job %s: poll failed (%s); trying again", job_id, exc)
+            yield Sleep(deadline.remaining(client.policy.backoff(failures)))
+            continue
+        failures = 0
         for event in new:
             cursor = advance(cursor, event)
             yield Emit(FollowUpdate(event=event, job_status=job.status, cursor=cursor))

@@ -358,3 +358,73 @@ def test_a_poll_costs_requests_for_new_events_not_for_history(backend, train_fil
     pages = [r["path"] for r in stats["requests"] if r["path"].endswith("/events")]
     assert len(pages) == 2  # one page per resumed follow
     assert count(backend, "GET", r"/v1/fine_tuning/jobs/\{[a-z_]+\}") == 2
+
+
+def test_follow_survives_an_outage_longer_than_the_retries(backend, train_file):
+    """Polls failing beyond a request's retries (dropped, 503) do not end the follow."""
+    with make_client(backend, max_retries=1) as client:
+        spec = JobSpec(
+            model="babbage-002", training_file=client.files.upload_or_reuse(train_file).id
+        )
+        job = client.jobs.create(spec, run_key="outage")
+        backend.set_faults(
+            drop_rate=0.5,
+            error_rate=1.0,
+            error_status=503,
+            count=8,
+            path_pattern="/fine_tuning/jobs/",
+        )
+        updates = list(client.jobs.follow(job.id, **FAST))
+        events = client.jobs.events(job.id)
+    assert [u.event.id for u in updates] == [e.id for e in events]
+    assert updates[-1].job_status is JobStatus.succeeded
+
+
+class LateArrival(httpx.BaseTransport):
+    """The first POST to `path` times out on the client and reaches the server only after the
+    retry succeeded (a request stuck in a proxy): the late duplicate the lookup cannot see."""
+
+    def __init__(self, path: str) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._path = path
+        self._held: httpx.Request | None = None
+        self._done = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path == self._path and not self._done:
+            if self._held is None:
+                request.read()
+                self._held = request
+                raise httpx.ReadTimeout("timed out", request=request)
+            response = self._inner.handle_request(request)
+            response.read()
+            self._inner.handle_request(self._held).read()  # the stuck one arrives now
+            self._done = True
+            return response
+        return self._inner.handle_request(request)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_late_duplicate_is_cancelled_so_one_job_stays_live(backend, train_file, dialect):
+    """A create that arrives after its retry makes a second job: the client cancels it."""
+    provider = ProviderConfig(kind="local", dialect=dialect)
+    with make_client(backend, dialect) as setup:
+        spec = JobSpec(
+            model="babbage-002", training_file=setup.files.upload_or_reuse(train_file).id
+        )
+    path = "/v1/fine_tuning/jobs" if dialect == "jobs" else "/v1/fine-tunes"
+    http = httpx.Client(transport=LateArrival(path))
+    with Client(provider, base_url=backend.url, http_client=http) as client:
+        job = client.jobs.create(spec, run_key="late")
+        jobs = client.jobs.list()
+    assert len(jobs) == 2
+    live = [j for j in jobs if j.status is not JobStatus.cancelled]
+    assert [j.id for j in live] == [job.id]
+
+
+def test_a_late_duplicate_upload_is_deleted(backend, train_file):
+    """An upload that arrives after its retry is deleted; one copy of the content remains."""
+    http = httpx.Client(transport=LateArrival("/v1/files"))
+    with Client(ProviderConfig(kind="local"), base_url=backend.url, http_client=http) as client:
+        item = client.files.upload_or_reuse(train_file)
+        assert [f.id for f in client.files.list()] == [item.id]
