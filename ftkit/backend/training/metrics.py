@@ -26,26 +26,38 @@ class BatchScore:
     token_accuracy: float
 
 
+@dataclass(frozen=True)
+class TokenScores:
+    """Per example: summed token NLL, scored positions, correctly predicted positions."""
+
+    nll: np.ndarray
+    positions: np.ndarray
+    correct: np.ndarray
+
+
+def teacher_forced_scores(
+    candidates: Candidates, targets: Sequence[np.ndarray], end_token: int
+) -> TokenScores:
+    """Teacher-forced scores of each target under its prompt's candidates (any model)."""
+    rows = [
+        teacher_forced(trie, mass, background, target, end_token)
+        for (trie, mass, background), target in zip(candidates, targets, strict=True)
+    ]
+    nll, positions, correct = (np.array(column, dtype=float) for column in zip(*rows, strict=True))
+    return TokenScores(nll, positions, correct)
+
+
 def score_batch(
-    candidates: Candidates,
-    targets: Sequence[np.ndarray],
-    prompt_nll: float,
-    prompt_tokens: int,
-    prompt_loss_weight: float,
-    end_token: int,
+    scores: TokenScores, prompt_nll: float, prompt_tokens: int, prompt_loss_weight: float
 ) -> BatchScore:
-    """Teacher-forced score of each target under its prompt's candidates."""
-    nll, positions, correct, sequences = 0.0, 0, 0, 0
-    for (trie, mass, background), target in zip(candidates, targets, strict=True):
-        e_nll, e_positions, e_correct = teacher_forced(trie, mass, background, target, end_token)
-        nll += e_nll
-        positions += e_positions
-        correct += e_correct
-        sequences += int(e_correct == e_positions)
+    """Combine per-example token scores and the batch's prompt-token loss into a BatchScore."""
+    positions = float(scores.positions.sum())
     denominator = positions + prompt_loss_weight * prompt_tokens
-    loss = (nll + prompt_loss_weight * prompt_nll) / denominator if denominator else 0.0
+    numerator = float(scores.nll.sum()) + prompt_loss_weight * prompt_nll
     return BatchScore(
-        float(loss), sequences / max(1, len(targets)), correct / positions if positions else 1.0
+        numerator / denominator if denominator else 0.0,
+        float(np.mean(scores.correct == scores.positions)) if len(scores.nll) else 1.0,
+        float(scores.correct.sum()) / positions if positions else 1.0,
     )
 
 

@@ -42,8 +42,10 @@ from ftkit.backend.training.hyperparameters import ResolvedHyperparameters
 from ftkit.backend.training.lm import UnigramLM
 from ftkit.backend.training.metrics import (
     BatchScore,
+    TokenScores,
     classification_metrics,
     score_batch,
+    teacher_forced_scores,
 )
 from ftkit.backend.training.model import (
     BACKGROUND_ALPHA,
@@ -380,17 +382,18 @@ class _ClassifierLearner:
     def step(self, rows: np.ndarray) -> BatchScore:
         batch = take_rows(self.split.features, rows)
         probs = self.head.estimator.step(batch, self.targets[rows])
-        score = _score_rows(
-            self.model, self.split, rows, self.head.candidates_from_proba(probs), self.plw
-        )
+        scores = self.head.teacher_forced(probs, self.targets[rows])
+        score = _score_rows(self.model, self.split, rows, scores, self.plw)
         self.model.prompt_lm.update(self.split.prompt_batch(rows))
         return score
 
     def evaluate(self, split: _Split, rows: np.ndarray) -> BatchScore:
         probs = self.head.estimator.predict_proba(split.features[rows])
-        return _score_rows(
-            self.model, split, rows, self.head.candidates_from_proba(probs), self.plw
+        targets = np.searchsorted(
+            self.head.estimator.classes_, [split.completions[i] for i in rows]
         )
+        scores = self.head.teacher_forced(probs, targets)
+        return _score_rows(self.model, split, rows, scores, self.plw)
 
     def class_probabilities(self, split: _Split) -> tuple[list[str], np.ndarray] | None:
         return self.head.labels, self.head.estimator.predict_proba(split.features)
@@ -442,11 +445,13 @@ class _RetrievalLearner:
         self.split = train_split
         self.plw = hp.prompt_loss_weight
         self.learning_rate = BASE_BETA_LEARNING_RATE * hp.learning_rate_multiplier
+        self.eot = encoding.eot_token
 
     def step(self, rows: np.ndarray) -> BatchScore:
         rows_nn, sims = self.generator.neighbours(self.split.features[rows], self.available)
         candidates = self.generator.candidates(rows_nn, self.generator.weights(rows_nn, sims))
-        score = _score_rows(self.model, self.split, rows, candidates, self.plw)
+        scores = teacher_forced_scores(candidates, [self.split.targets[i] for i in rows], self.eot)
+        score = _score_rows(self.model, self.split, rows, scores, self.plw)
         self.generator.beta_step(rows_nn, sims, self.ids[rows], self.learning_rate)
         self.available[self.offset + rows] = True
         prompt_tokens = self.split.prompt_batch(rows)
@@ -457,9 +462,9 @@ class _RetrievalLearner:
         return score
 
     def evaluate(self, split: _Split, rows: np.ndarray) -> BatchScore:
-        return _score_rows(
-            self.model, split, rows, self._candidates(split.features[rows]), self.plw
-        )
+        candidates = self._candidates(split.features[rows])
+        scores = teacher_forced_scores(candidates, [split.targets[i] for i in rows], self.eot)
+        return _score_rows(self.model, split, rows, scores, self.plw)
 
     def class_probabilities(self, split: _Split) -> tuple[list[str], np.ndarray] | None:
         """Each completion's share of the neighbour weights (uniform with no neighbours)."""
@@ -482,18 +487,12 @@ class _RetrievalLearner:
 
 
 def _score_rows(
-    model: CompletionModel, split: _Split, rows: np.ndarray, candidates: Candidates, plw: float
+    model: CompletionModel, split: _Split, rows: np.ndarray, scores: TokenScores, plw: float
 ) -> BatchScore:
-    """Score rows of a split under their candidates and the model's prompt-token model."""
+    """Add the model's prompt-token loss on these rows to their completion token scores."""
     prompt_tokens = split.prompt_batch(rows)
-    return score_batch(
-        candidates,
-        [split.targets[i] for i in rows],
-        -float(model.prompt_lm.logprob(prompt_tokens).sum()),
-        len(prompt_tokens),
-        plw,
-        model.encoding.eot_token,
-    )
+    prompt_nll = -float(model.prompt_lm.logprob(prompt_tokens).sum())
+    return score_batch(scores, prompt_nll, len(prompt_tokens), plw)
 
 
 def _positive_class(

@@ -8,7 +8,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ftkit.backend.training.classifier import SoftmaxSGDClassifier
 from ftkit.backend.training.decoding import CandidateTrie, Sampling, generate, teacher_forced
+from ftkit.backend.training.metrics import teacher_forced_scores
+from ftkit.backend.training.model import ClassifierHead
 from ftkit.data.tokens import get_encoding
 
 ENCODING = get_encoding("cl100k_base")
@@ -70,3 +73,33 @@ def _node_of(trie: CandidateTrie, tokens: list[str]) -> int:
     for token in ENCODING.encode_ordinary("".join(tokens)):
         node = trie.children[node][token]
     return node
+
+
+@settings(max_examples=40, deadline=None)
+@given(labels=labels_strategy, data=st.data())
+def test_vectorised_classifier_scores_match_the_token_walk(
+    labels: list[str], data: st.DataObject
+) -> None:
+    """The classifier's batched teacher forcing gives the generic walk's numbers exactly."""
+    estimator = SoftmaxSGDClassifier().partial_fit(
+        np.zeros((0, 4)), np.array([], dtype=str), classes=np.array(labels)
+    )
+    head = ClassifierHead(estimator, ENCODING)
+    n = data.draw(st.integers(1, 6))
+    weights = np.array(
+        data.draw(
+            st.lists(
+                st.lists(st.floats(0.01, 1.0), min_size=len(labels), max_size=len(labels)),
+                min_size=n,
+                max_size=n,
+            )
+        )
+    )
+    probs = weights / weights.sum(axis=1, keepdims=True)
+    classes = np.array(data.draw(st.lists(st.integers(0, len(labels) - 1), min_size=n, max_size=n)))
+    fast = head.teacher_forced(probs, classes)
+    targets = [np.array([*ENCODING.encode_ordinary(head.labels[c]), EOT]) for c in classes]
+    walked = teacher_forced_scores(head.candidates_from_proba(probs), targets, EOT)
+    assert np.allclose(fast.nll, walked.nll)
+    assert np.array_equal(fast.positions, walked.positions)
+    assert np.array_equal(fast.correct, walked.correct)
