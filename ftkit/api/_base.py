@@ -169,7 +169,7 @@ class BaseClient:
             "%s %s: %s; retry %d/%d in %.2f s",
             call.method,
             call.path,
-            self.redact(reason),
+            self.redact(reason).rstrip("."),
             attempt + 1,
             self.policy.max_retries,
             delay,

@@ -130,7 +130,7 @@ def _follow_poll(
             if deadline.passed():
                 raise _timeout(job_id, timeout_s) from exc
             log.info("job %s: poll failed (%s); trying again", job_id, exc)
-            yield Sleep(deadline.remaining(client.policy.backoff(failures)))
+            yield Sleep(deadline.remaining(client.policy.delay(failures, None) or 0.0))
             continue
         failures = 0
         for event in new:

@@ -364,7 +364,9 @@ def test_follow_survives_an_outage_longer_than_the_retries(backend, train_file):
     """Polls failing beyond a request's retries (dropped, 503) do not end the follow."""
     with make_client(backend, max_retries=1) as client:
         spec = JobSpec(
-            model="babbage-002", training_file=client.files.upload_or_reuse(train_file).id
+            model="babbage-002",
+            training_file=client.files.upload_or_reuse(train_file).id,
+            n_epochs=1,
         )
         job = client.jobs.create(spec, run_key="outage")
         backend.set_faults(
