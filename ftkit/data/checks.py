@@ -2,7 +2,7 @@
 
 The legacy `prepare_data` checks run in its order (openai-api.md §9), with its defects fixed,
 plus the checks it lacked. Per-example memory is a few fixed-size arrays (line number, 8-byte
-prompt and completion hashes, label id, tokens, flags: 37 bytes); everything else is a running
+prompt and completion hashes, label id, tokens, flags: 29 bytes); everything else is a running
 aggregate. The hashes are truncated SHA-1 (fast with CPU support; not used for security).
 """
 
@@ -121,11 +121,11 @@ class Scan:
     rejected: int = 0  # non-blank lines that are not usable examples
     # per example: line, 8-byte prompt and completion hashes, label id, tokens, and
     # flags (VERBATIM: the raw line can be copied as it is; LONG: over the token limit)
-    lines: array = field(default_factory=lambda: array("Q"))
+    lines: array = field(default_factory=lambda: array("I"))
     prompt_keys: bytearray = field(default_factory=bytearray)
     completion_keys: bytearray = field(default_factory=bytearray)
     label_ids: array = field(default_factory=lambda: array("i"))
-    tokens: array = field(default_factory=lambda: array("Q"))
+    tokens: array = field(default_factory=lambda: array("I"))
     flags: bytearray = field(default_factory=bytearray)
     max_completion_tokens: int = 0
     # labels (completions) while there are few distinct ones
@@ -391,12 +391,12 @@ class Scan:
 
     def line_numbers(self) -> np.ndarray:
         """Line number of each example, in file order."""
-        return np.frombuffer(self.lines, dtype=np.uint64)
+        return np.frombuffer(self.lines, dtype=np.uint32)
 
     def duplicate_mask(self) -> np.ndarray:
         """True for every example whose (prompt, completion) pair appeared on an earlier line."""
         with np.errstate(over="ignore"):
-            completions = np.frombuffer(bytes(self.completion_keys), dtype=np.uint64)
+            completions = np.frombuffer(self.completion_keys, dtype=np.uint64)
             keys = self.prompt_key_array() ^ (completions * np.uint64(0x9E3779B97F4A7C15))
         order = np.argsort(keys, kind="stable")
         ordered = keys[order]
@@ -407,7 +407,7 @@ class Scan:
 
     def prompt_key_array(self) -> np.ndarray:
         """The 8-byte prompt hash of each example as uint64."""
-        return np.frombuffer(bytes(self.prompt_keys), dtype=np.uint64)
+        return np.frombuffer(self.prompt_keys, dtype=np.uint64)
 
     def label_array(self) -> np.ndarray:
         """Label id of each example (-1 when not tracked)."""
@@ -415,11 +415,11 @@ class Scan:
 
     def token_array(self) -> np.ndarray:
         """Tokens of each example (empty when tokens were not counted)."""
-        return np.frombuffer(self.tokens, dtype=np.uint64)
+        return np.frombuffer(self.tokens, dtype=np.uint32)
 
     def flag_array(self) -> np.ndarray:
         """VERBATIM / LONG flags of each example."""
-        return np.frombuffer(bytes(self.flags), dtype=np.uint8)
+        return np.frombuffer(self.flags, dtype=np.uint8)
 
 
 _Texts = tuple[str | None, bool, str | None, str | None]
