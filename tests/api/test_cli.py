@@ -104,3 +104,35 @@ def test_follow_exit_codes_reflect_the_outcome(backend, tmp_path):
     followed = ftkit(backend, "jobs", "follow", job_id, dialect="legacy")
     assert followed.exit_code == 3
     assert "Fine-tune cancelled" in followed.output
+
+
+def test_config_supplies_the_provider(backend, tmp_path):
+    """--config takes the provider section of an experiment config."""
+    config = tmp_path / "exp.yaml"
+    config.write_text(f"provider:\n  kind: local\n  base_url: {backend.url}\n  dialect: legacy\n")
+    result = runner.invoke(app, ["jobs", "--config", str(config), "list", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []
+    assert backend.stats()["counts"].get("GET /v1/fine-tunes") == 1
+
+
+def test_ctrl_c_says_the_job_keeps_running(backend, tmp_path, monkeypatch):
+    """Ctrl-C while following: the job keeps running; re-attach and cancel commands are shown."""
+    from ftkit.api.client import Jobs
+
+    path = write_training_file(tmp_path / "train.jsonl")
+    backend.set_timing(queue_seconds=30)
+    job_id = json.loads(
+        ftkit(backend, "jobs", "create", "-t", str(path), "--format", "json").stdout
+    )["id"]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+        yield
+
+    monkeypatch.setattr(Jobs, "follow", interrupted)
+    result = ftkit(backend, "jobs", "follow", job_id)
+    assert result.exit_code == 130
+    assert "it keeps running" in result.output
+    assert f"ftkit jobs follow {job_id}" in result.output
+    assert f"ftkit jobs cancel {job_id}" in result.output
