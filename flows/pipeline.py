@@ -44,23 +44,28 @@ from ftkit.runs.endpoint import api_base_url
 RETRY_DELAYS_S = [5.0, 30.0]
 
 
-def provider_outage(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
-    """Retry a task only for failures a later attempt can fix (the provider was down)."""
+def is_provider_outage(exc: BaseException) -> bool:
+    """Whether a later attempt can fix this failure: the provider was down or overloaded."""
+    if isinstance(exc, QuotaExceededError):
+        return False
+    return isinstance(exc, APIConnectionError | InternalServerError | RateLimitError)
+
+
+async def retry_on_provider_outage(
+    task: Task[Any, Any], task_run: TaskRun, state: State[Any]
+) -> bool:
+    """Prefect retry condition: retry a task only after a provider outage."""
     try:
-        state.result()
-    except QuotaExceededError:
-        return False
-    except (APIConnectionError, InternalServerError, RateLimitError):
-        return True
-    except Exception:
-        return False
+        await state.aresult()
+    except Exception as exc:
+        return is_provider_outage(exc)
     return False
 
 
 api_task = task(
     retries=len(RETRY_DELAYS_S),
     retry_delay_seconds=RETRY_DELAYS_S,
-    retry_condition_fn=provider_outage,
+    retry_condition_fn=retry_on_provider_outage,
     cache_policy=NO_CACHE,
 )
 

@@ -1,0 +1,139 @@
+"""The quickstart through the real flow, CLI and embedded backend: results, artifacts, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import orjson
+from prefect import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    FlowRunFilter,
+    TaskRunFilter,
+)
+from prefect.client.schemas.sorting import ArtifactSort
+from typer.testing import CliRunner
+
+from ftkit.api import Client
+from ftkit.cli import app
+from ftkit.runs import RunIndex
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        import traceback
+
+        traceback.print_exception(result.exception)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def flow_run_artifacts(flow_run_id: str) -> dict[str, object]:
+    """The flow run's artifacts by key, read back through the Prefect API."""
+
+    async def read() -> dict[str, object]:
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])
+                ),
+                flow_run_filter=FlowRunFilter(),
+                task_run_filter=TaskRunFilter(),
+                sort=ArtifactSort.CREATED_DESC,
+                limit=50,
+            )
+        return {a.key: a for a in found}
+
+    return asyncio.run(read())
+
+
+def test_quickstart_runs_end_to_end_and_reruns_as_up_to_date(
+    quickstart_args: list[str], tmp_path: Path, backend
+) -> None:  # type: ignore[no-untyped-def]
+    """One command trains, evaluates and reports; the same command again does nothing new."""
+    code, out, err = run_cli("run", *quickstart_args, "--format", "json")
+    assert code == 0, err
+    outcome = json.loads(out)
+    run_dir = Path(outcome["path"])
+    state = outcome["state"]
+
+    expected = {
+        "config.yaml", "run.json", "job.json", "events.jsonl", "cursor.json",
+        "prepared/train.jsonl", "prepared/valid.jsonl", "prepared/test.jsonl",
+        "prepared/validation.json", "predictions.jsonl", "baseline_predictions.jsonl",
+        "report.json", "report.md", "report.html",
+    }  # fmt: skip
+    files = {str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file()}
+    assert expected <= files
+    assert [f"results/{state['job_id']}"] != [f for f in files if f.startswith("results/")]
+    job = orjson.loads((run_dir / "job.json").read_bytes())
+    assert [f"results/{file_id}.csv" for file_id in job["result_files"]] == sorted(
+        f for f in files if f.startswith("results/") and f.endswith(".csv")
+    )
+
+    # the job trained and the fine-tuned model learned the task
+    assert (job["status"], job["fine_tuned_model"]) == ("succeeded", state["fine_tuned_model"])
+    assert job["trained_tokens"] > 0
+    assert state["metrics"]["f1_macro"] > 0.7
+    assert state["metrics"]["accuracy"] > 0.7
+    assert state["metrics"]["train_loss"] > 0
+
+    events = [orjson.loads(line) for line in (run_dir / "events.jsonl").read_bytes().splitlines()]
+    assert len({e["id"] for e in events}) == len(events)
+    assert events[-1]["message"] == "The job has successfully completed"
+
+    [entry] = RunIndex(tmp_path / "runs").entries()
+    assert (entry.status, entry.fine_tuned_model) == ("succeeded", state["fine_tuned_model"])
+    assert entry.metrics["f1_macro"] == state["metrics"]["f1_macro"]
+
+    artifacts = flow_run_artifacts(state["flow_run_id"])
+    assert {key: artifacts[key].type for key in artifacts} == {
+        "support-tickets-progress": "progress",
+        "support-tickets-report": "markdown",
+        "support-tickets-metrics": "table",
+        "support-tickets-report-link": "markdown",
+    }
+    assert artifacts["support-tickets-progress"].data == 100.0
+    assert "f1_macro" in str(artifacts["support-tickets-metrics"].data)
+    assert (run_dir / "report.html").as_uri() in str(artifacts["support-tickets-report-link"].data)
+
+    code, out, _ = run_cli("run", *quickstart_args)
+    assert code == 0
+    assert "(up to date)" in out
+    with Client(base_url=backend.url) as client:
+        assert [state["job_id"]] == [j.id for j in client.jobs.list()]
+
+
+def test_failed_job_surfaces_in_exit_code_artifact_and_index(
+    quickstart_args: list[str], tmp_path: Path, backend
+) -> None:  # type: ignore[no-untyped-def]
+    """A job that fails at step 3 exits 1 with the provider's error code and message everywhere."""
+    backend.set_faults(fail_job_at_step=3, fail_job_code="server_error")
+    code, out, err = run_cli("run", *quickstart_args)
+    assert code == 1
+    assert "server_error" in err
+    assert "Traceback" not in err + out
+
+    [entry] = RunIndex(tmp_path / "runs").entries()
+    assert entry.status == "failed"
+    assert entry.error is not None and entry.error.startswith("server_error: ")
+    state = orjson.loads((tmp_path / "runs" / entry.path / "run.json").read_bytes())
+    failure = flow_run_artifacts(state["flow_run_id"])["support-tickets-failure"]
+    assert "server_error" in str(failure.data)
+    assert state["error"]["message"] in str(failure.data)
+
+
+def test_data_error_exits_2_without_creating_a_job(
+    quickstart_args: list[str], tmp_path: Path, backend
+) -> None:  # type: ignore[no-untyped-def]
+    """Unusable data fails fast: exit 2, the finding on stderr, nothing sent to the provider."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "only one"}\nnot json\n', encoding="utf-8")
+    code, _, err = run_cli("run", *quickstart_args, f"data.source={bad}")
+    assert code == 2
+    assert "bad.jsonl" in err
+    with Client(base_url=backend.url) as client:
+        assert client.jobs.list() == []
