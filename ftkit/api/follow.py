@@ -30,6 +30,7 @@ from ftkit.errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    ConfigError,
     InternalServerError,
     QuotaExceededError,
     RateLimitError,
@@ -96,7 +97,9 @@ def follow(
     """The follow operation for the client's dialect (an operation generator)."""
     cursor = cursor or EventCursor(job_id=job_id)
     if cursor.job_id != job_id:
-        raise ValueError(f"cursor belongs to job {cursor.job_id}, not {job_id}")
+        raise ConfigError(
+            f"The cursor belongs to job {cursor.job_id}, not {job_id}; pass that job's."
+        )
     deadline = _Deadline(timeout_s)
     if client.dialect.streams_events:
         yield from _follow_stream(client, job_id, cursor, deadline, timeout_s, poll_interval_s)

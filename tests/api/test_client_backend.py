@@ -430,3 +430,15 @@ def test_a_late_duplicate_upload_is_deleted(backend, train_file):
     with Client(ProviderConfig(kind="local"), base_url=backend.url, http_client=http) as client:
         item = client.files.upload_or_reuse(train_file)
         assert [f.id for f in client.files.list()] == [item.id]
+
+
+def test_chat_completions_with_logprobs(backend):
+    """Chat completions on a served chat model: choices by index, logprobs when asked."""
+    messages = [{"role": "user", "content": "my parcel never arrived"}]
+    with make_client(backend) as client:
+        choices = client.chat.create(
+            "gpt-4o-mini-2024-07-18", messages, max_tokens=3, logprobs=True, top_logprobs=2, n=2
+        )
+    assert [c.index for c in choices] == [0, 1]
+    assert all(c.role == "assistant" and c.content is not None for c in choices)
+    assert choices[0].logprobs is not None
