@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -30,7 +31,7 @@ def map_in_order(
 ) -> Iterator[R]:
     """`function(setup, *job)` for every job, results in job order.
 
-    With `parallel`, jobs run in one forked process per core; at most two jobs per worker are
+    With `parallel`, jobs run in one worker process per core; at most two jobs per worker are
     in flight, so memory stays a few chunks however large the file is.
     """
     workers = os.cpu_count() or 1
@@ -38,7 +39,10 @@ def map_in_order(
         for job in jobs:
             yield function(setup, *job)
         return
-    context = multiprocessing.get_context("fork")
+    # fork is fast (the parent's imports and data are inherited) but unsafe when other threads
+    # may hold locks, e.g. inside a Prefect task runner; then start clean interpreters instead.
+    method = "fork" if threading.active_count() == 1 else "spawn"
+    context = multiprocessing.get_context(method)
     with ProcessPoolExecutor(workers, context, _init, (function, setup)) as pool:
         pending: list[Future[R]] = []
         for job in jobs:

@@ -158,3 +158,13 @@ def test_separate_validation_file(prepare: Prepare, tmp_path: Path) -> None:
     assert (invalid.source, invalid.lines) == (str(held), [22])
     overlap = finding(prepared, "validation_overlap")
     assert overlap.lines == [21]
+
+
+def test_parallel_from_a_thread_uses_clean_workers(prepare: Prepare) -> None:
+    """Called from a worker thread (as a Prefect task runs), the parallel pass still agrees."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = pc_lines(300)
+    with ThreadPoolExecutor(1) as pool:
+        threaded = pool.submit(prepare, rows, parallel=True).result()
+    assert threaded.splits == prepare(rows, parallel=False).splits
