@@ -27,7 +27,7 @@ def train_and_evaluate(
         {
             "name": "formats",
             "data": {"source": str(source)},
-            "job": {"model": model, "hyperparameters": {"n_epochs": 1}},
+            "job": {"model": model, "seed": 7, "hyperparameters": {"n_epochs": 1}},
             "runs_dir": str(tmp / "runs"),
         }
     )

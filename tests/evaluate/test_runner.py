@@ -70,7 +70,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
         {
             "name": "reviews",
             "data": {"source": str(tmp / "reviews.jsonl")},
-            "job": {"model": "babbage-002", "hyperparameters": {"n_epochs": 1}},
+            "job": {"model": "babbage-002", "seed": 7, "hyperparameters": {"n_epochs": 1}},
             "evaluate": {"batch_size": 8, "concurrency": 2},
             "runs_dir": str(tmp / "runs"),
         }
