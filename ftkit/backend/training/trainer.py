@@ -11,13 +11,14 @@ passes on its prompt-token model and document frequencies.
 Hyperparameters: `n_epochs` passes over the training examples, shuffled each epoch by `seed`;
 one optimizer step per `batch_size` examples (the last batch of an epoch may be smaller);
 the classifier's step size is 20 × `learning_rate_multiplier` (base rate 20: features are
-L2-normalised, so 0.05–0.2 gives steps of 1–4); `prompt_loss_weight` weights the prompt-token
-loss in every reported loss, and in the retrieval model also the prompt tokens' share of the
-background model.
+L2-normalised, so 0.05–0.2 gives steps of 1–4); `prompt_loss_weight` is the weight of a prompt
+token wherever prompt tokens count: in every reported loss, in what the prompt-token model learns
+(each prompt token adds `prompt_loss_weight` to its count, so at 0 the model learns nothing about
+prompts and scores them uniformly, e.g. under `echo`), and in the retrieval model's background.
 
 Metrics per step, all computed before the model learns from the step's batch: training loss,
-sequence accuracy and token accuracy on the batch; every `validation_interval` steps (an eighth
-of an epoch, at least 1) the same on the next validation batch of `batch_size` examples; at each
+sequence accuracy and token accuracy on the batch; every `interval` steps (an eighth of an
+epoch, at least 1) the same on the next validation batch of `batch_size` examples; at each
 epoch end, full_valid_loss / full_valid_token_accuracy on the whole validation set and, with
 compute_classification_metrics, the `classification/*` values, then a checkpoint.
 """
@@ -389,7 +390,7 @@ class _ClassifierLearner:
         probs = self.head.estimator.step(batch, self.targets[rows])
         scores = self.head.teacher_forced(probs, self.targets[rows])
         score = _score_rows(self.model, self.split, rows, scores, self.plw)
-        self.model.prompt_lm.update(self.split.prompt_batch(rows))
+        self.model.prompt_lm.update(self.split.prompt_batch(rows), self.plw)
         return score
 
     def evaluate(self, split: _Split, rows: np.ndarray) -> BatchScore:
@@ -460,7 +461,7 @@ class _RetrievalLearner:
         self.generator.beta_step(rows_nn, sims, self.ids[rows], self.learning_rate)
         self.available[self.offset + rows] = True
         prompt_tokens = self.split.prompt_batch(rows)
-        self.model.prompt_lm.update(prompt_tokens)
+        self.model.prompt_lm.update(prompt_tokens, self.plw)
         background = self.generator.background.lm
         background.update(np.concatenate([self.split.targets[i] for i in rows]))
         background.update(prompt_tokens, self.plw)

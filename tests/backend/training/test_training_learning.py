@@ -272,3 +272,20 @@ def test_bad_validation_file_is_invalid_validation_file(
         train(request, out_dir=tmp_path / "out")
     assert (caught.value.code, caught.value.param) == ("invalid_validation_file", "validation_file")
     assert "Line 1" in caught.value.message
+
+
+def test_prompt_loss_weight_zero_learns_nothing_about_prompts(
+    make_request: Build, tmp_path: Path
+) -> None:
+    """With plw 0 echoed prompt tokens score uniformly; with plw 1 frequent tokens score higher."""
+    rows = tickets(40, seed=18)
+    echoed = []
+    for weight in (0.0, 1.0):
+        hp = resolve_hyperparameters(40, n_epochs=1, prompt_loss_weight=weight)
+        outcome = train(make_request(rows, hyperparameters=hp), out_dir=tmp_path / f"w{weight}")
+        model = load_model(outcome.model_path)
+        choice = model.complete([rows[0]["prompt"]], max_tokens=0, echo=True)[0][0]
+        echoed.append((model.encoding.n_vocab, choice.token_logprobs[1:]))
+    n_vocab, uniform = echoed[0]
+    assert uniform == pytest.approx([-np.log(n_vocab)] * len(uniform))
+    assert np.mean(echoed[1][1]) > -np.log(n_vocab) + 3
