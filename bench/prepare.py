@@ -110,8 +110,12 @@ def ensure_peer() -> Path:
     return openai
 
 
-def measure(command: list[str], cwd: Path) -> tuple[float, float, int]:
-    """(wall seconds, peak resident MB, exit status) of a child process."""
+def measure(command: list[str], cwd: Path) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak resident MB) of a child process and its workers.
+
+    Peak memory is ru_maxrss from os.wait4: the largest single process (the main one or a
+    worker), not the sum over processes.
+    """
     start = time.perf_counter()
     process = subprocess.Popen(
         command,
@@ -128,10 +132,10 @@ def measure(command: list[str], cwd: Path) -> tuple[float, float, int]:
         print(f"  ! {' '.join(command[:3])} exited {process.returncode}: {error}")
     if process.stderr:
         process.stderr.close()
-    return wall, usage.ru_maxrss / 1024, process.returncode
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def run_peer(openai: Path, data: Path) -> tuple[float, float, int]:
+def run_peer(openai: Path, data: Path) -> tuple[float, float, float]:
     """The legacy tool on a copy of the file in a temp dir (it writes beside its input)."""
     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
         copy = Path(tmp) / data.name
@@ -141,7 +145,7 @@ def run_peer(openai: Path, data: Path) -> tuple[float, float, int]:
         )
 
 
-def run_ftkit(data: Path, tokens: bool) -> tuple[float, float, int]:
+def run_ftkit(data: Path, tokens: bool) -> tuple[float, float, float]:
     """`ftkit prepare` on the file, writing to a temp dir."""
     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
         command = [str(FTKIT), "prepare", str(data), "--out", tmp, "--format", "json"]
@@ -160,31 +164,41 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     openai = None if args.skip_peer else ensure_peer()
-    print(f"cores: {os.cpu_count()}; figures are noisy when other work shares the machine")
-    header = (
-        f"{'file':>8} {'tool':<22} {'wall s':>8} {'peak MB':>8}   {'speed-up':>8} {'memory':>8}"
+    print(f"cores: {os.cpu_count()}; load average {os.getloadavg()[0]:.1f}: wall times are noisy")
+    print("when other work shares the machine; CPU seconds (user+sys, workers included) less so.")
+    print(
+        f"{'file':>7} {'tool':<21} {'wall s':>7} {'cpu s':>7} {'peak MB':>8}"
+        f"   {'faster (wall)':>13} {'(cpu)':>6} {'memory':>7}"
     )
-    print(header)
     for megabytes in [int(size) for size in args.sizes.split(",") if size]:
         data = generate(OUT / f"classification-{megabytes}mb.jsonl", megabytes)
         peer = run_peer(openai, data) if openai else None
         if peer:
-            print(f"{megabytes:>6}MB {'openai 0.28.1 -q':<22} {peer[0]:>8.2f} {peer[1]:>8.0f}")
+            _row(f"{megabytes}MB", "openai 0.28.1 -q", peer, None)
         for tokens in (True, False):
             name = "ftkit (exact tokens)" if tokens else "ftkit (--no-tokens)"
-            wall, peak, _ = run_ftkit(data, tokens)
-            ratios = ""
-            if peer:
-                ratios = f"   {peer[0] / wall:>7.1f}× {peak / peer[1]:>8.3f}"
-            print(f"{megabytes:>6}MB {name:<22} {wall:>8.2f} {peak:>8.0f}{ratios}")
+            _row(f"{megabytes}MB", name, run_ftkit(data, tokens), peer)
     if args.gigabyte:
         data = generate(OUT / "classification-1024mb.jsonl", 1024)
         for tokens in (True, False):
             name = "ftkit (exact tokens)" if tokens else "ftkit (--no-tokens)"
-            wall, peak, _ = run_ftkit(data, tokens)
-            verdict = "ok" if peak < 300 else "OVER 300 MB"
-            print(f"{1024:>6}MB {name:<22} {wall:>8.2f} {peak:>8.0f}   peak < 300 MB: {verdict}")
+            figures = run_ftkit(data, tokens)
+            _row("1024MB", name, figures, None)
+            print(f"{'':>7} peak memory < 300 MB: {'yes' if figures[2] < 300 else 'NO'}")
     print("targets: exact tokens ≥ 4× faster, --no-tokens ≥ 20× faster, memory ≤ 0.125 of the peer")
+
+
+def _row(
+    size: str,
+    name: str,
+    figures: tuple[float, float, float],
+    peer: tuple[float, float, float] | None,
+) -> None:
+    wall, cpu, peak = figures
+    line = f"{size:>7} {name:<21} {wall:>7.2f} {cpu:>7.2f} {peak:>8.0f}"
+    if peer:
+        line += f"   {peer[0] / wall:>12.1f}× {peer[1] / cpu:>5.1f}× {peak / peer[2]:>7.3f}"
+    print(line)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,11 @@ def prepare(
     ] = None,
     fix: Annotated[
         str | None,
-        typer.Option("--fix", help="Comma-separated fixes, e.g. drop-invalid,add-separator."),
+        typer.Option(
+            "--fix",
+            help="Comma-separated fixes: drop-invalid, drop-duplicates, drop-long, add-separator, "
+            "add-ending, add-space, strip-prompt-prefix, strip-completion-prefix, lowercase.",
+        ),
     ] = None,
     split: Annotated[
         str | None,
