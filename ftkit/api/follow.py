@@ -102,7 +102,7 @@ def follow(
         )
     deadline = _Deadline(timeout_s)
     if client.dialect.streams_events:
-        yield from _follow_stream(client, job_id, cursor, deadline, timeout_s, poll_interval_s)
+        yield from _follow_stream(client, job_id, cursor, deadline, timeout_s)
     else:
         yield from _follow_poll(
             client, job_id, cursor, deadline, timeout_s, poll_interval_s, max_poll_interval_s
@@ -191,10 +191,8 @@ def _follow_stream(
     cursor: EventCursor,
     deadline: _Deadline,
     timeout_s: float | None,
-    poll_interval_s: float,
 ) -> Generator[Any, Any, None]:
-    status = (yield from client._op_job_get(job_id)).status
-    quiet_failures = 0
+    failures = 0
     while True:
         call = Call(
             "GET",
@@ -203,9 +201,11 @@ def _follow_stream(
             params={"stream": "true"},
             read_timeout=deadline.remaining(client.read_timeout_s) if deadline.end else None,
         )
-        progressed = False
+        opened = progressed = False
         try:
+            status = (yield from client._op_job_get(job_id)).status
             handle = yield OpenStream(call)
+            opened = True
             decoder = SSEDecoder()
             position = 0
             while True:
@@ -225,15 +225,16 @@ def _follow_stream(
                 if line is None:
                     yield CloseStream(handle)
                     raise APIConnectionError(f"The event stream of job {job_id} ended early.")
-        except APIConnectionError as exc:
+        except _TRANSIENT as exc:
             if deadline.passed():
                 raise _timeout(job_id, timeout_s) from exc
-            quiet_failures = 0 if progressed else quiet_failures + 1
-            if quiet_failures > max(MAX_QUIET_RECONNECTS, client.policy.max_retries):
+            # a long silence on an open stream (job queued) is not a failure
+            silent = opened and isinstance(exc, APITimeoutError)
+            failures = 0 if progressed or silent else failures + 1
+            if failures > MAX_QUIET_RECONNECTS or isinstance(exc, QuotaExceededError):
                 raise
-            log.info("job %s: event stream dropped (%s); reconnecting", job_id, exc)
-            yield Sleep(client.policy.delay(quiet_failures, None) or 0.0)
-            status = (yield from client._op_job_get(job_id)).status
+            log.info("job %s: event stream interrupted (%s); reconnecting", job_id, exc)
+            yield Sleep(deadline.remaining(client.policy.delay(failures, None) or 0.0))
 
 
 def _stream_event(

@@ -442,3 +442,22 @@ def test_chat_completions_with_logprobs(backend):
     assert [c.index for c in choices] == [0, 1]
     assert all(c.role == "assistant" and c.content is not None for c in choices)
     assert choices[0].logprobs is not None
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_follow_gives_up_after_its_timeout_and_says_the_job_runs_on(backend, train_file, dialect):
+    """A bounded follow of a job stuck in the queue stops in time; the message says so."""
+    backend.set_timing(queue_seconds=60)
+    with make_client(backend, dialect) as client:
+        spec = JobSpec(
+            model="babbage-002", training_file=client.files.upload_or_reuse(train_file).id
+        )
+        job = client.jobs.create(spec, run_key=f"stuck-{dialect}")
+        started = time.perf_counter()
+        seen = []
+        with pytest.raises(APITimeoutError, match="keeps running") as info:
+            for update in client.jobs.follow(job.id, timeout_s=0.5, **FAST):
+                seen.append(update)
+        assert time.perf_counter() - started < 3
+        assert f"ftkit jobs follow {job.id}" in str(info.value)
+        assert seen  # the events so far were delivered before giving up
