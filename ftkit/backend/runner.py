@@ -153,7 +153,8 @@ class JobRunner:
         self._commands.put(("stop", job_id))
 
     def set_timing(self, timing: Timing) -> None:
-        """Change simulated delays, also for jobs already training."""
+        """Change simulated delays at once, also for jobs already training."""
+        self.timing = timing
         self._commands.put(("timing", timing))
 
     # the runner thread -------------------------------------------------------------------------
@@ -179,7 +180,6 @@ class JobRunner:
                 active.stop_sent_at = time.monotonic()
                 self._send(active, ("stop",))
             elif command == "timing":
-                self.timing = value
                 for active in self._active.values():
                     self._send(active, ("timing", value.step_delay()))
 
