@@ -1,8 +1,9 @@
 """What a completion means for a classification task: its label and the class probabilities.
 
 Labels. A completion is matched to a class by its text: exactly (after cutting the data's stop
-sequence), else ignoring surrounding whitespace. Anything else is `OTHER`, counted and shown in
-the report, never dropped.
+sequence), else ignoring surrounding whitespace, else — only when the data has no stop sequence —
+by the longest class it starts with. Anything else is `OTHER`, counted and shown in the report,
+never dropped.
 
 Probabilities come from the completion's logprobs, one rule for every class:
 
@@ -63,13 +64,29 @@ def strip_stop(text: str, stop: str | None) -> str:
 
 
 def match_label(text: str, classes: Sequence[str], stop: str | None = None) -> str:
-    """The class a completion names, or `OTHER`. `classes` are given without the stop sequence."""
+    """The class a completion names, or `OTHER`. `classes` are given without the stop sequence.
+
+    With no stop sequence in the data, nothing ends the answer after the label, so a completion
+    that starts with a class as a whole word (the longest such class) names it.
+    """
     text = strip_stop(text, stop)
     if text in classes:
         return text
     stripped = text.strip()
     matches = [label for label in classes if label.strip() == stripped]
-    return matches[0] if len(matches) == 1 else OTHER
+    if len(matches) == 1:
+        return matches[0]
+    if stop is None:
+        starts = [
+            label for label in classes if label.strip() and stripped.startswith(label.strip())
+        ]
+        if starts:
+            return max(starts, key=len)
+    return OTHER
+
+
+def _starts_with_word(text: str, word: str) -> bool:
+    return bool(word) and text.startswith(word) and not text[len(word) : len(word) + 1].isalnum()
 
 
 def class_token_paths(classes: Sequence[str], encoding: tiktoken.Encoding) -> dict[str, list[str]]:

@@ -41,6 +41,15 @@ def test_match_label_exact_then_whitespace_insensitive(text: str, expected: str)
     assert expected == match_label(text, [" negative", " positive"], "\n")
 
 
+def test_without_a_stop_sequence_the_longest_leading_class_is_named() -> None:
+    """Data with no stop sequence: the answer runs on after the label, so its start decides."""
+    classes = [" good", " good enough", " bad"]
+    assert match_label(" good enough for me", classes, None) == " good enough"
+    assert match_label(" bad.", classes, None) == " bad"
+    assert match_label(" badly", classes, None) == OTHER
+    assert match_label(" good enough for me", classes, "\n") == OTHER
+
+
 def test_class_token_paths_keep_the_leading_space() -> None:
     """Classes are tokenised as the model emits them, leading space included."""
     paths = class_token_paths([" positive", " very good"], get_encoding("cl100k_base"))
