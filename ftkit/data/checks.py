@@ -26,9 +26,11 @@ from ftkit.data.reading import Chunk
 from ftkit.data.tokens import get_encoding
 
 # The legacy tool's candidates, in its order (openai-api.md §9, validators 11 and 14).
-SEPARATORS = (" ->", "\n\n###\n\n", "\n\n===\n\n", "\n\n---\n\n", "\n\n===>\n\n", "\n\n--->\n\n")
+ARROW = " ->"
+SEPARATORS = (ARROW, "\n\n###\n\n", "\n\n===\n\n", "\n\n---\n\n", "\n\n===>\n\n", "\n\n--->\n\n")
 SEPARATOR_FALLBACK = "\n\n### =>\n\n"
 ALL_SEPARATORS = (*SEPARATORS, SEPARATOR_FALLBACK)
+assert all(s.startswith("\n\n") for s in ALL_SEPARATORS if s != ARROW)  # see Scan._add_prompt
 ENDINGS = ("\n", ".", " END", "***", "+++", "&&&", "$$$", "@@@", "%%%")
 ENDING_FALLBACK = " [END]"
 VERBATIM, LONG = 0x10, 0x20  # per-example flags; VERBATIM doubles as a line-code flag
@@ -274,20 +276,36 @@ class Scan:
                 self.prompt_prefix = _common_prefix(self.prompt_prefix or "", prompt)
             if not prompt.endswith(self.prompt_suffix):  # type: ignore[arg-type]
                 self.prompt_suffix = _common_suffix(self.prompt_suffix or "", prompt)
-        # The separator finally reported ends every prompt, so it is among the candidates the
-        # running common suffix ends with; look for those inside the prompt.
-        suffix, candidates = self._inside_checks
-        if suffix != self.prompt_suffix:
-            suffix = self.prompt_suffix or ""
-            candidates = [(i, s) for i, s in enumerate(ALL_SEPARATORS) if suffix.endswith(s)]
-            self._inside_checks = (suffix, candidates)
-        for index, separator in candidates:
-            if prompt.find(separator, 0, len(prompt) - len(separator)) >= 0:
-                self.tally.add(f"separator_inside_prompt/{index}", line)
         if not self.prompt_newline and "\n" in prompt:
             self.prompt_newline = True
-        if self.separators_unused:
-            self.separators_unused = [s for s in self.separators_unused if s not in prompt]
+        # Which candidate separators occur in the prompt: " ->" (usable only while no prompt has
+        # a newline) by itself; the others all start with a blank line, so only the places
+        # where one starts are tried. The separator finally reported ends every prompt, so it
+        # is among the candidates the running common suffix ends with; those are also looked
+        # for inside the prompt.
+        suffix, ending = self._inside_checks
+        if suffix != self.prompt_suffix:
+            suffix = self.prompt_suffix or ""
+            ending = [(i, s) for i, s in enumerate(ALL_SEPARATORS) if suffix.endswith(s)]
+            self._inside_checks = (suffix, ending)
+        unused = self.separators_unused
+        if ARROW in unused and (self.prompt_newline or ARROW in prompt):
+            unused.remove(ARROW)
+        if ending and ending[0][1] == ARROW and prompt.find(ARROW, 0, len(prompt) - 3) >= 0:
+            self.tally.add("separator_inside_prompt/0", line)
+        if not unused and not ending:
+            return
+        end = len(prompt)
+        start = prompt.find("\n\n")
+        while start >= 0:
+            for separator in unused:
+                if prompt.startswith(separator, start):
+                    unused.remove(separator)
+                    break
+            for index, separator in ending:
+                if start < end - len(separator) and prompt.startswith(separator, start):
+                    self.tally.add(f"separator_inside_prompt/{index}", line)
+            start = prompt.find("\n\n", start + 1)
 
     def _add_completion(self, line: int, completion: str) -> None:
         if self.first_completion is None:
