@@ -77,9 +77,7 @@ def match_label(text: str, classes: Sequence[str], stop: str | None = None) -> s
     if len(matches) == 1:
         return matches[0]
     if stop is None:
-        starts = [
-            label for label in classes if label.strip() and stripped.startswith(label.strip())
-        ]
+        starts = [label for label in classes if _starts_with_word(stripped, label.strip())]
         if starts:
             return max(starts, key=len)
     return OTHER
