@@ -12,7 +12,6 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="ftkit-test-prefect-"))
 
 
-
 # --- the embedded backend (ftkit.backend) --------------------------------------------------------
 
 import pytest
