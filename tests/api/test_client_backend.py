@@ -461,3 +461,29 @@ def test_follow_gives_up_after_its_timeout_and_says_the_job_runs_on(backend, tra
         assert time.perf_counter() - started < 3
         assert f"ftkit jobs follow {job.id}" in str(info.value)
         assert seen  # the events so far were delivered before giving up
+
+
+def test_async_client_streams_legacy_events_and_files(backend, train_file, tmp_path):
+    """AsyncClient: legacy SSE follow (resumed from a cursor), upload progress, streamed download."""
+
+    async def scenario() -> None:
+        provider = ProviderConfig(kind="local", dialect="legacy")
+        async with AsyncClient(provider, base_url=backend.url) as client:
+            progress: list[int] = []
+            train = await client.files.upload(train_file, progress=lambda d, t: progress.append(d))
+            assert progress[-1] == train_file.stat().st_size
+            copy = await client.files.download(train.id, tmp_path / "copy.jsonl")
+            assert copy.read_bytes() == train_file.read_bytes()
+            spec = JobSpec(model="ada", training_file=train.id, n_epochs=1)
+            job = await client.jobs.create(spec, run_key="async-legacy")
+            first = []
+            async for update in client.jobs.follow(job.id, **FAST):
+                first.append(update)
+                if len(first) == 2:
+                    break
+            rest = [u async for u in client.jobs.follow(job.id, first[-1].cursor, **FAST)]
+            events = await client.jobs.events(job.id)
+            assert [u.event.message for u in first + rest] == [e.message for e in events]
+            assert rest[-1].job_status is JobStatus.succeeded
+
+    asyncio.run(scenario())

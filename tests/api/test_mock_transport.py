@@ -279,3 +279,24 @@ def test_job_create_sends_only_set_parameters():
             "metadata": {"ftkit_run_key": "rk-1"},
         }
     ]
+
+
+def test_daily_limit_is_a_quota_error():
+    """A 429 for a per-day limit is a QuotaExceededError (waiting seconds will not help)."""
+    message = "Rate limit reached for babbage-002 on requests per day (RPD): Limit 200, Used 200."
+    client = mock_client(lambda r: error(429, message, "rate_limit_exceeded"))
+    with pytest.raises(QuotaExceededError):
+        client.models.list()
+
+
+def test_retry_after_beyond_120_s_is_not_retried():
+    """A server asking to wait more than 120 s gets no retry: RateLimitError at once."""
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return error(429, "Slow down.", "rate_limit_exceeded", **{"retry-after": "300"})
+
+    with pytest.raises(RateLimitError):
+        mock_client(handler).models.list()
+    assert len(calls) == 1
