@@ -7,6 +7,7 @@ Artifact keys are per experiment (`<experiment>-progress`, `-report`, `-metrics`
 from __future__ import annotations
 
 import logging
+import time
 from uuid import UUID
 
 from prefect import get_run_logger
@@ -23,6 +24,9 @@ from ftkit.data.models import PreparedData
 from ftkit.report import Report, metrics_records, summary_markdown
 from ftkit.runs import RunFolder, steps
 
+UPDATE_EVERY_S = 1.0
+"""At most one progress update per second: each one is a request to the Prefect API."""
+
 
 class TrainingProgress:
     """A progress artifact (training steps done / total) and one log line per job event."""
@@ -31,6 +35,7 @@ class TrainingProgress:
         self.run = run
         self.artifact_id = artifact_id
         self.percent = 0.0
+        self.updated = 0.0
         self.log = get_run_logger()
 
     @classmethod
@@ -52,9 +57,10 @@ class TrainingProgress:
         if progress is None:
             return
         done, total = progress
-        percent = round(100 * done / max(total, 1), 0)
-        if percent > self.percent:
-            self.percent = percent
+        percent = round(100 * done / max(total, 1), 1)
+        now = time.monotonic()
+        if percent > self.percent and (now - self.updated >= UPDATE_EVERY_S or percent == 100):
+            self.percent, self.updated = percent, now
             await aupdate_progress_artifact(self.artifact_id, progress=percent)
 
     async def finish(self, job: Job) -> None:

@@ -98,8 +98,12 @@ def _run_and_exit(trials: list[ExperimentConfig], output: OutputFormat, *, detac
         raise typer.Exit(0)
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    from flows.ephemeral import EphemeralAPI
+
+    prefect_api = EphemeralAPI().start_in_background()
     _keep_provider_errors_to_one_line()
     with api_base_url(trials[0]) as base_url:
+        prefect_api.wait()
         results = asyncio.run(_run_trials(trials, base_url, detach=detach))
     outcomes = [outcome for outcome, _ in results]
     exit_code = max(code for _, code in results)

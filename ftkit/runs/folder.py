@@ -139,6 +139,7 @@ class RunFolder:
             attempts=state.attempts + 1,
             flow_run_id=flow_run_id,
             timings={},
+            stage_started_at={},
         )
 
     def is_up_to_date(self, config: ExperimentConfig) -> bool:
@@ -173,7 +174,8 @@ class RunFolder:
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
         """Record `stage` as the current stage and its wall time in run.json timings."""
-        self.update(stage=stage)
+        state = self.load_state()
+        self.update(stage=stage, stage_started_at={**state.stage_started_at, stage: time.time()})
         started = time.perf_counter()
         try:
             yield

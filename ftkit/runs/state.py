@@ -60,6 +60,9 @@ class RunState(BaseModel):
     timings: dict[str, float] = Field(
         default_factory=dict, description="Wall seconds per stage of the latest attempt."
     )
+    stage_started_at: dict[str, float] = Field(
+        default_factory=dict, description="Unix time each stage of the latest attempt started."
+    )
     attempts: int = Field(0, description="How many times a pipeline worked on this run.")
     flow_run_id: str | None = None
     created_at: str = Field(default_factory=now_iso)

@@ -1,0 +1,221 @@
+"""Benchmark: the quickstart pipeline's wall time split by phase, each run in a fresh process.
+
+    .venv/bin/python bench/pipeline.py            # one cold run (new Prefect DB) + one warm run
+
+Every measurement is a new Python process with a new backend data dir and runs folder; "cold"
+also gets a new PREFECT_HOME (the ephemeral API creates and migrates its SQLite DB), "warm"
+reuses the DB of the cold run, as a second `ftkit run` on the same machine would.
+
+Phases: process start and imports; Prefect start-up (the ephemeral API server boots in a thread
+from the first line, as in `ftkit run`; shown is the wait that remains after the imports and
+the backend start); the embedded backend's start; the pipeline's stages from run.json;
+queue + training on the backend (a 20 ms watcher of the job's status: first seen → terminal); the
+follow overhead (job terminal → the flow has the final job); and the flow/task bookkeeping
+(flow wall time − its stages). Orchestration overhead = everything but queue + training.
+
+Peer, in the same process: the same steps called directly (`ftkit.runs.steps`, no Prefect) on a
+second job (another seed), so the Prefect share of the overhead shows.
+Targets (issue 5): < 30 s in total, orchestration overhead < 10 s, on 2 cores.
+"""
+
+from __future__ import annotations
+
+import time
+
+PROCESS_START = time.time()
+
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "configs" / "quickstart.yaml"
+
+
+class JobWatcher(threading.Thread):
+    """Polls the backend's job list every 20 ms: when each job was first seen and went terminal."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(daemon=True)
+        import httpx
+
+        self.http = httpx.Client(base_url=base_url, timeout=5)
+        self.first_seen: dict[str, float] = {}
+        self.terminal: dict[str, float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            now = time.time()
+            for job in self.http.get("/fine_tuning/jobs", params={"limit": 10}).json()["data"]:
+                self.first_seen.setdefault(job["id"], now)
+                if job["status"] in ("succeeded", "failed", "cancelled"):
+                    self.terminal.setdefault(job["id"], now)
+            time.sleep(0.02)
+
+
+async def plain_steps(config: Any, base_url: str) -> dict[str, float]:
+    """The peer: the pipeline's steps without Prefect, timed the same way."""
+    from ftkit.api import AsyncClient
+    from ftkit.runs import RunFolder, steps
+
+    run = RunFolder.for_config(config)
+    run.start_attempt(config)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    async with AsyncClient(config.provider, base_url=base_url) as client:
+        t = time.perf_counter()
+        prepared = steps.prepare(run, config)
+        timings["prepare"] = time.perf_counter() - t
+        t = time.perf_counter()
+        file_ids = await steps.upload(client, run, prepared)
+        job = await steps.create_job(client, run, config, file_ids)
+        timings["upload+create"] = time.perf_counter() - t
+        t = time.perf_counter()
+        job = await steps.follow(client, run, config, job)
+        timings["follow"] = time.perf_counter() - t
+        t = time.perf_counter()
+        await steps.fetch_results(client, run, job)
+        await steps.evaluate(client, run, config, job)
+        timings["results+evaluate"] = time.perf_counter() - t
+    t = time.perf_counter()
+    steps.report(run, config)
+    timings["report"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - started
+    return timings
+
+
+def child(workdir: Path) -> dict[str, Any]:
+    """Run the quickstart flow once in this (fresh) process and return the phase times."""
+    os.chdir(workdir)
+    from flows.ephemeral import EphemeralAPI
+
+    prefect_api = EphemeralAPI().start_in_background()  # as `ftkit run` does
+    from flows.pipeline import fine_tune_pipeline
+    from ftkit.backend import BackendSettings, running_backend
+    from ftkit.config import load_config
+    from ftkit.runs import RunFolder
+
+    imported = time.time()
+    config = load_config(QUICKSTART, [f"runs_dir={workdir / 'runs'}"])
+    peer_config = load_config(QUICKSTART, [f"runs_dir={workdir / 'runs-plain'}", "job.seed=8"])
+    with running_backend(BackendSettings(data_dir=workdir / "backend")) as url:
+        backend_up = time.time()
+        watcher = JobWatcher(url)
+        watcher.start()
+
+        prefect_api.wait()
+        prefect_up = time.time()
+
+        async def flow_run() -> float:
+            state = await fine_tune_pipeline(config, base_url=url, return_state=True)
+            assert state.is_completed(), state
+            return time.time()
+
+        flow_end = asyncio.run(flow_run())
+        flow_start = prefect_up
+        peer = asyncio.run(plain_steps(peer_config, url))
+        watcher.stop.set()
+    state = RunFolder.for_config(config).load_state()
+    job = state.job_id
+    assert job is not None
+    t = state.timings
+    follow_end = state.stage_started_at["follow"] + t["follow"]
+    training = watcher.terminal[job] - watcher.first_seen[job]
+    phases = {
+        "process start + imports": imported - PROCESS_START,
+        "backend start": backend_up - imported,
+        "Prefect start-up (ephemeral API, rest)": prefect_up - backend_up,
+        "data preparation": t["prepare"],
+        "upload": t["upload"],
+        "create job": t["create_job"],
+        "queue + training on the backend": training,
+        "follow overhead (job done → flow has it)": follow_end - watcher.terminal[job],
+        "fetch results": t["fetch_results"],
+        "evaluation": t["evaluate"],
+        "report": t["report"],
+        "flow/task bookkeeping": (flow_end - flow_start) - sum(t.values()),
+    }
+    total = flow_end - PROCESS_START
+    return {
+        "phases": phases,
+        "total": total,
+        "training": training,
+        "overhead": total - training,
+        "peer": peer,
+        "metrics": {k: state.metrics.get(k) for k in ("accuracy", "f1_macro")},
+    }
+
+
+def measure(label: str, prefect_home: Path) -> dict[str, Any]:
+    """Run `child` in a new interpreter and return its figures."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"ftkit-bench-{label}-"))
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(prefect_home),
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    env.pop("PREFECT_API_URL", None)
+    started = time.time()
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", str(workdir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{label} run failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["process wall"] = time.time() - started
+    return result
+
+
+def main() -> None:
+    """Measure a cold and a warm run and print the split."""
+    prefect_home = Path(tempfile.mkdtemp(prefix="ftkit-bench-prefect-"))
+    runs = {label: measure(label, prefect_home) for label in ("cold", "warm")}
+    print(f"quickstart pipeline, {os.cpu_count()} cores (seconds)\n")
+    print(f"{'phase':<44}{'cold':>8}{'warm':>8}")
+    for phase in runs["cold"]["phases"]:
+        print(f"{phase:<44}" + "".join(f"{r['phases'][phase]:>8.2f}" for r in runs.values()))
+    for name in ("total", "training", "overhead"):
+        label = {
+            "total": "total (process start → flow done)",
+            "training": "  of which queue + training",
+            "overhead": "  orchestration overhead (all but training)",
+        }[name]
+        print(f"{label:<44}" + "".join(f"{r[name]:>8.2f}" for r in runs.values()))
+    print(
+        f"{'process wall (incl. interpreter exit)':<44}"
+        + "".join(f"{r['process wall']:>8.2f}" for r in runs.values())
+    )
+    print("\npeer: the same steps without Prefect, same process, second job")
+    for name in runs["warm"]["peer"]:
+        print(f"  {name:<42}" + "".join(f"{r['peer'][name]:>8.2f}" for r in runs.values()))
+    warm = runs["warm"]
+    flow_stages = sum(warm["phases"][p] for p in list(warm["phases"])[3:])
+    print(
+        f"\nPrefect's share (warm): start-up {warm['phases']['Prefect start-up (ephemeral API, rest)']:.2f} s"
+        f" + flow {flow_stages - warm['peer']['total']:+.2f} s vs the plain steps"
+    )
+    print(f"model quality: {warm['metrics']}")
+    print(
+        "targets: total < 30 s, overhead < 10 s:",
+        "met" if warm["total"] < 30 and warm["overhead"] < 10 else "NOT met (warm run)",
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        print(json.dumps(child(Path(sys.argv[2]))))
+    else:
+        main()
