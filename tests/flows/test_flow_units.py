@@ -1,0 +1,108 @@
+"""Flow wiring without a Prefect server: retry classes, the cancellation race, progress parsing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from flows import cancellation
+from flows.ephemeral import EphemeralAPI
+from flows.pipeline import is_provider_outage
+from ftkit.api import EventCursor, FollowUpdate, JobEvent, JobStatus
+from ftkit.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    DataError,
+    InternalServerError,
+    JobFailedError,
+    QuotaExceededError,
+    RateLimitError,
+)
+
+
+def status_error(cls: type, status: int) -> Exception:
+    return cls("boom", status_code=status)
+
+
+@pytest.mark.parametrize(
+    ("exc", "retried"),
+    [
+        (APIConnectionError("refused"), True),
+        (APITimeoutError("slow"), True),
+        (status_error(InternalServerError, 503), True),
+        (status_error(RateLimitError, 429), True),
+        (status_error(QuotaExceededError, 429), False),
+        (status_error(AuthenticationError, 401), False),
+        (status_error(BadRequestError, 400), False),
+        (DataError("bad line 3"), False),
+        (JobFailedError("ftjob-1", code="server_error"), False),
+    ],
+)
+def test_tasks_retry_only_provider_outages(exc: Exception, retried: bool) -> None:
+    """Outages are retried by the task; quota, auth, request, data and job failures are not."""
+    assert is_provider_outage(exc) is retried
+
+
+def test_cancel_request_stops_following_and_cancels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the flow run is cancelled first, following stops and the cancel path runs."""
+    stopped = asyncio.Event()
+
+    async def following() -> str:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+        return "finished"
+
+    async def cancel() -> str:
+        return "cancelled"
+
+    async def requested(flow_run_id: object) -> None:
+        await asyncio.sleep(0.01)
+
+    monkeypatch.setattr(cancellation, "cancel_requested", requested)
+    result = asyncio.run(cancellation.follow_unless_cancelled(following(), cancel))
+    assert result == "cancelled"
+    assert stopped.is_set()
+
+
+def test_finished_job_wins_over_a_quiet_watch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a cancel request the followed job's result comes back and the watch stops."""
+
+    async def following() -> str:
+        return "finished"
+
+    async def never(flow_run_id: object) -> None:
+        await asyncio.sleep(60)
+
+    async def cancel() -> str:
+        raise AssertionError("cancel must not run")
+
+    monkeypatch.setattr(cancellation, "cancel_requested", never)
+    assert asyncio.run(cancellation.follow_unless_cancelled(following(), cancel)) == "finished"
+
+
+def update(message: str, data: dict[str, object] | None = None) -> FollowUpdate:
+    event = JobEvent(id="ev", created_at=1, message=message, type="metrics", data=data)
+    return FollowUpdate(event=event, job_status=JobStatus.running, cursor=EventCursor(job_id="j"))
+
+
+def test_training_progress_from_event_data_or_message() -> None:
+    """Steps done/total come from the metrics data, else from 'Step k/N' in the message."""
+    from ftkit.runs.steps import training_progress
+
+    assert training_progress(update("x", {"step": 3, "total_steps": 30})) == (3, 30)
+    assert training_progress(update("Step 12/480: training loss=0.50")) == (12, 480)
+    assert training_progress(update("Fine-tuning job started")) is None
+
+
+def test_configured_api_url_skips_the_ephemeral_boot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With PREFECT_API_URL set nothing is started in the background."""
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    api = EphemeralAPI().start_in_background()
+    api.wait()
+    assert api._thread is None
