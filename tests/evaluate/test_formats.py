@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from pathlib import Path
+from typing import Any
 
-from ftkit.api.async_client import AsyncClient
-from ftkit.api.client import Client
-from ftkit.api.models import JobSpec
 from ftkit.config import ExperimentConfig
-from ftkit.data.prepare import prepare_dataset
-from ftkit.evaluate import EvaluationResult, evaluate_run, read_predictions
+from ftkit.evaluate import EvaluationResult, read_predictions
 from ftkit.report import build_report, render_markdown
 
 
 def train_and_evaluate(
-    tmp: Path, source: Path, model: str
+    train_run: Any, tmp: Path, source: Path, model: str
 ) -> tuple[Path, ExperimentConfig, EvaluationResult]:
     """Prepare `source`, fine-tune `model` for one epoch on the backend, evaluate the run."""
-    from ftkit.backend.settings import BackendSettings
-    from ftkit.backend.testing import started_backend
-
     config = ExperimentConfig.model_validate(
         {
             "name": "formats",
@@ -31,24 +24,13 @@ def train_and_evaluate(
             "runs_dir": str(tmp / "runs"),
         }
     )
-    run_dir = tmp / "runs" / "formats" / "run1"
-    prepare_dataset(config.data, model, run_dir / "prepared")
-    with started_backend(BackendSettings(data_dir=tmp / "backend")) as backend:
-        with Client(base_url=backend.url, api_key="test") as client:
-            file = client.files.upload(run_dir / "prepared" / "train.jsonl")
-            client.files.wait_processed(file.id)
-            job = client.jobs.create(JobSpec.from_config(config.job, file.id, None), "run1")
-            job = client.jobs.wait(job.id, poll_interval_s=0.05, max_poll_interval_s=0.2)
-        assert job.fine_tuned_model, job.error
-
-        async def run() -> EvaluationResult:
-            async with AsyncClient(base_url=backend.url, api_key="test") as client:
-                return await evaluate_run(run_dir, client, config, job.fine_tuned_model)
-
-        return run_dir, config, asyncio.run(run())
+    with train_run(tmp, config) as run:
+        return run.run_dir, config, run.evaluate()
 
 
-def test_chat_classification_uses_chat_completions_and_its_logprobs(tmp_path: Path) -> None:
+def test_chat_classification_uses_chat_completions_and_its_logprobs(
+    tmp_path: Path, train_run: Any
+) -> None:
     """Chat data is answered through /v1/chat/completions; class probabilities come from its logprobs."""
     rng = random.Random(3)
     words = {"positive": ["great", "love", "superb"], "negative": ["awful", "hate", "broken"]}
@@ -63,7 +45,9 @@ def test_chat_classification_uses_chat_completions_and_its_logprobs(tmp_path: Pa
                 {"role": "assistant", "content": label},
             ]
             out.write(json.dumps({"messages": messages}) + "\n")
-    run_dir, config, result = train_and_evaluate(tmp_path, source, "gpt-4o-mini-2024-07-18")
+    run_dir, config, result = train_and_evaluate(
+        train_run, tmp_path, source, "gpt-4o-mini-2024-07-18"
+    )
     assert result.format == "chat" and result.baseline_model == "gpt-4o-mini-2024-07-18"
     rows = read_predictions(run_dir / "predictions.jsonl")
     test_lines = (run_dir / "prepared" / "test.jsonl").read_text().splitlines()
@@ -74,7 +58,7 @@ def test_chat_classification_uses_chat_completions_and_its_logprobs(tmp_path: Pa
     assert report.metrics["accuracy"] > 0.9 and report.metrics["roc_auc"] > 0.9
 
 
-def test_free_text_gets_text_metrics(tmp_path: Path) -> None:
+def test_free_text_gets_text_metrics(tmp_path: Path, train_run: Any) -> None:
     """Generation data gets exact match, token F1 and lengths; no logprobs are asked for."""
     rng = random.Random(5)
     source = tmp_path / "gen.jsonl"
@@ -85,7 +69,7 @@ def test_free_text_gets_text_metrics(tmp_path: Path) -> None:
             prompt = f"Describe {thing} number {i}\n\n###\n\n"
             completion = f" The {thing} is {size} today {i}\n"
             out.write(json.dumps({"prompt": prompt, "completion": completion}) + "\n")
-    run_dir, config, result = train_and_evaluate(tmp_path, source, "babbage-002")
+    run_dir, config, result = train_and_evaluate(train_run, tmp_path, source, "babbage-002")
     assert result.task_type == "conditional_generation" and result.logprobs is None
     rows = read_predictions(run_dir / "predictions.jsonl")
     assert all(row.probabilities is None and not row.predicted.endswith("\n") for row in rows)

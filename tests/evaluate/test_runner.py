@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import random
@@ -12,12 +11,9 @@ from typing import Any
 
 import pytest
 
-from ftkit.api.async_client import AsyncClient
 from ftkit.api.client import Client
-from ftkit.api.models import JobSpec
 from ftkit.config import ExperimentConfig
-from ftkit.data.prepare import prepare_dataset
-from ftkit.evaluate import EvaluationResult, evaluate_run, read_predictions
+from ftkit.evaluate import read_predictions
 from ftkit.evaluate.runner import resolve_baseline
 from ftkit.report import build_report
 
@@ -40,30 +36,8 @@ def write_dataset(path: Path, n: int = 300) -> None:
             out.write(json.dumps({"prompt": prompt, "completion": label + "\n"}) + "\n")
 
 
-class Trained:
-    """A backend with one fine-tuned model and a run folder prepared for it."""
-
-    def __init__(self, backend: Any, model: str, run_dir: Path, config: ExperimentConfig) -> None:
-        self.backend, self.url = backend, backend.url
-        self.model, self.run_dir, self.config = model, run_dir, config
-
-    def evaluate(self, run_dir: Path | None = None, **evaluate: Any) -> EvaluationResult:
-        config = self.config.model_copy(
-            update={"evaluate": self.config.evaluate.model_copy(update=evaluate)}
-        )
-
-        async def run() -> EvaluationResult:
-            async with AsyncClient(base_url=self.url, api_key="test") as client:
-                return await evaluate_run(run_dir or self.run_dir, client, config, self.model)
-
-        return asyncio.run(run())
-
-
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
-    from ftkit.backend.settings import BackendSettings
-    from ftkit.backend.testing import started_backend
-
+def trained(tmp_path_factory: pytest.TempPathFactory, train_run: Any) -> Iterator[Any]:
     tmp = tmp_path_factory.mktemp("runner")
     write_dataset(tmp / "reviews.jsonl")
     config = ExperimentConfig.model_validate(
@@ -75,19 +49,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
             "runs_dir": str(tmp / "runs"),
         }
     )
-    run_dir = tmp / "runs" / "reviews" / "run1"
-    prepare_dataset(config.data, config.job.model, run_dir / "prepared")
-    with started_backend(BackendSettings(data_dir=tmp / "backend")) as backend:
-        with Client(base_url=backend.url, api_key="test") as client:
-            file = client.files.upload(run_dir / "prepared" / "train.jsonl")
-            client.files.wait_processed(file.id)
-            job = client.jobs.create(JobSpec.from_config(config.job, file.id, None), "run1")
-            job = client.jobs.wait(job.id, poll_interval_s=0.05, max_poll_interval_s=0.2)
-        assert job.fine_tuned_model, job.error
-        yield Trained(backend, job.fine_tuned_model, run_dir, config)
+    with train_run(tmp, config) as run:
+        yield run
 
 
-def test_every_example_is_answered_and_recorded(trained: Trained) -> None:
+def test_every_example_is_answered_and_recorded(trained: Any) -> None:
     """predictions.jsonl has one row per test example, in order, with expected and raw text."""
     result = trained.evaluate()
     rows = read_predictions(trained.run_dir / "predictions.jsonl")
@@ -102,11 +68,11 @@ def test_every_example_is_answered_and_recorded(trained: Trained) -> None:
     assert result.metrics["accuracy"] > 0.8
 
 
-def test_class_probabilities_follow_the_real_logprobs(trained: Trained) -> None:
+def test_class_probabilities_follow_the_real_logprobs(trained: Any) -> None:
     """For real completions, P(class) is the product of its tokens' logprobs, renormalised."""
     trained.evaluate()
     rows = read_predictions(trained.run_dir / "predictions.jsonl")[:6]
-    with Client(base_url=trained.url, api_key="test") as client:
+    with Client(base_url=trained.backend.url, api_key="test") as client:
         choices = client.completions.create(
             trained.model, [r.prompt for r in rows], max_tokens=3, logprobs=5, stop="\n"
         )
@@ -127,7 +93,7 @@ def test_class_probabilities_follow_the_real_logprobs(trained: Trained) -> None:
         assert row.probabilities == pytest.approx({k: v / total for k, v in scores.items()})
 
 
-def test_batches_and_baseline_requests(trained: Trained, tmp_path: Path) -> None:
+def test_batches_and_baseline_requests(trained: Any, tmp_path: Path) -> None:
     """Prompts go in batches of evaluate.batch_size, once for the model and once for the baseline."""
     result = trained.evaluate(batch_size=5)
     assert result.baseline_model == "babbage-002"
@@ -141,7 +107,7 @@ def test_batches_and_baseline_requests(trained: Trained, tmp_path: Path) -> None
     assert report.metrics["accuracy"] > report.baseline.metrics["accuracy"]
 
 
-def test_transient_errors_are_retried_by_the_client(trained: Trained) -> None:
+def test_transient_errors_are_retried_by_the_client(trained: Any) -> None:
     """Rate-limited completion requests are retried; the evaluation still answers everything."""
     trained.backend.reset_stats()
     trained.backend.set_faults(
@@ -158,7 +124,7 @@ def test_transient_errors_are_retried_by_the_client(trained: Trained) -> None:
     assert len(read_predictions(trained.run_dir / "predictions.jsonl")) == result.examples
 
 
-def test_no_baseline_when_configured_off(trained: Trained) -> None:
+def test_no_baseline_when_configured_off(trained: Any) -> None:
     """evaluate.baseline=null skips the baseline and removes a stale baseline file."""
     trained.evaluate()
     result = trained.evaluate(baseline=None)
