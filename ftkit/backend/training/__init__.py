@@ -8,7 +8,8 @@ epoch; `load_model(path)` / `base_model(name)` give a `CompletionModel` whose `c
 from ftkit.backend.training.decoding import Choice
 from ftkit.backend.training.examples import TrainingDataError, render_chat
 from ftkit.backend.training.hyperparameters import ResolvedHyperparameters, resolve_hyperparameters
-from ftkit.backend.training.model import BASE_MODELS, CompletionModel, base_model, load_model
+from ftkit.backend.training.model import BASE_MODELS, CompletionModel, base_model
+from ftkit.backend.training.storage import load_model, save_model
 from ftkit.backend.training.trainer import (
     NoHooks,
     StepMetrics,
@@ -35,5 +36,6 @@ __all__ = [
     "load_model",
     "render_chat",
     "resolve_hyperparameters",
+    "save_model",
     "train",
 ]

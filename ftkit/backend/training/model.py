@@ -1,54 +1,39 @@
-"""Trained (and base) models as the server uses them: completions, chat, save and load.
+"""Trained (and base) models as the server uses them: `complete` and `chat`.
 
-A `CompletionModel` has a prompt-token model (unigram; scores prompt tokens for the
-prompt-loss term and for `echo`) and one head:
-- `ClassifierHead`: softmax regression over hashed prompt features; its classes (the distinct
-  completions) are the candidates, so the first token's distribution is the class probabilities
-  summed by first token and later tokens are conditional on the classes still possible.
-- `RetrievalGenerator` (see `retrieval`): neighbours' completions plus a background unigram.
+A `CompletionModel` has the prompt vectorizer, a prompt-token model (unigram; scores prompt
+tokens for the prompt-loss term and under `echo`) and one head (see `heads`). Saving and loading
+live in `storage`.
 
-`base_model(name)` is a RetrievalGenerator with an empty memory whose background is uniform over
+`base_model(name)` is a retrieval head with an empty memory whose background is uniform over
 50 common English words and punctuation plus end-of-text: it knows nothing about anyone's data,
 answers every prompt with generic words, and reports log(1/51) ≈ −3.93 per token, its real
 probability.
-
-Files are numpy `.npz` archives (no pickle): arrays plus one JSON metadata entry, written to a
-temporary file and renamed into place.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-import tiktoken
 
-from ftkit.backend.training.classifier import SoftmaxSGDClassifier
 from ftkit.backend.training.decoding import (
-    Candidates,
-    CandidateTrie,
     Choice,
     Sampling,
     generate,
 )
 from ftkit.backend.training.examples import Format, render_chat
 from ftkit.backend.training.features import N_FEATURES, PromptVectorizer
+from ftkit.backend.training.heads import ClassifierHead, RetrievalHead
 from ftkit.backend.training.lm import UnigramLM
-from ftkit.backend.training.metrics import TokenScores
 from ftkit.backend.training.retrieval import RetrievalGenerator
 from ftkit.data.tokens import encoding_name, get_encoding
 
 PROMPT_LM_ALPHA = 0.01
 BACKGROUND_ALPHA = 0.01
 CHAT_MAX_TOKENS = 512
-FORMAT_VERSION = 1
 BASE_MODELS = (
     "babbage-002",
     "davinci-002",
@@ -112,91 +97,6 @@ _GENERIC_WORDS = (
     " out",
     " many",
 )
-
-
-class ClassifierHead:
-    """A SoftmaxSGDClassifier whose classes are completions; their token trie is built once."""
-
-    def __init__(self, estimator: SoftmaxSGDClassifier, encoding: tiktoken.Encoding) -> None:
-        self.estimator = estimator
-        self.labels: list[str] = [str(c) for c in estimator.classes_]
-        sequences = [
-            [*encoding.encode_ordinary(label), encoding.eot_token] for label in self.labels
-        ]
-        self.trie = CandidateTrie(sequences)
-        self.paths = _TriePaths(self.trie, sequences, encoding.eot_token)
-
-    def teacher_forced(self, probs: np.ndarray, classes: np.ndarray) -> TokenScores:
-        """Teacher-forced token scores of the true classes, vectorised over the batch.
-
-        The same numbers as `decoding.teacher_forced` on each row (a test checks it): token t of
-        class c has p = mass(node after t) / mass(node before t), and is correct when that node
-        has the most mass among its siblings.
-        """
-        paths = self.paths
-        masses = np.hstack([self.trie.node_mass(probs), np.zeros((len(probs), 1))])
-        rows = np.arange(len(probs))[:, None]
-        parent, child, scored = paths.parent[classes], paths.child[classes], paths.scored[classes]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            nll = -np.log(masses[rows, child] / masses[rows, parent])
-        siblings = paths.siblings[parent]
-        best = np.take_along_axis(
-            siblings, masses[rows[:, :, None], siblings].argmax(axis=2)[:, :, None], axis=2
-        )[:, :, 0]
-        return TokenScores(
-            np.where(scored, nll, 0.0).sum(axis=1),
-            scored.sum(axis=1).astype(float),
-            (scored & (best == child)).sum(axis=1).astype(float),
-        )
-
-    def candidates_from_proba(self, probs: np.ndarray) -> Candidates:
-        """Per row of class probabilities: the shared trie and that row's node masses."""
-        masses = self.trie.node_mass(probs)
-        return [(self.trie, row, None) for row in masses]
-
-    def prompt_candidates(self, features: sp.csr_matrix) -> Candidates:
-        """Candidates for prompts, all prompts scored in one matrix product."""
-        return self.candidates_from_proba(self.estimator.predict_proba(features))
-
-
-class _TriePaths:
-    """Each class's path through the trie as padded arrays (for vectorised scoring).
-
-    parent/child: the node before/after each token (padding points at a zero-mass column);
-    scored: real positions, less an end-of-text that is the only continuation; siblings: each
-    node's children, padded with the zero-mass column.
-    """
-
-    def __init__(self, trie: CandidateTrie, sequences: list[list[int]], end_token: int) -> None:
-        pad = len(trie.children)
-        length = max(len(s) for s in sequences)
-        self.parent = np.full((len(sequences), length), pad)
-        self.child = np.full((len(sequences), length), pad)
-        self.scored = np.zeros((len(sequences), length), dtype=bool)
-        for index, sequence in enumerate(sequences):
-            node = 0
-            for position, token in enumerate(sequence):
-                nxt = trie.children[node][token]
-                self.parent[index, position], self.child[index, position] = node, nxt
-                forced_end = token == end_token and len(trie.children[node]) == 1
-                self.scored[index, position] = not forced_end
-                node = nxt
-        width = max(len(c) for c in trie.children)
-        self.siblings = np.full((pad + 1, width), pad)
-        for node, children in enumerate(trie.children):
-            self.siblings[node, : len(children)] = list(children.values())
-
-
-class RetrievalHead:
-    """Generation adapter for a RetrievalGenerator."""
-
-    def __init__(self, generator: RetrievalGenerator) -> None:
-        self.generator = generator
-
-    def prompt_candidates(self, features: sp.csr_matrix) -> Candidates:
-        """Candidates from each prompt's nearest remembered prompts."""
-        rows, sims = self.generator.neighbours(features)
-        return self.generator.candidates(rows, self.generator.weights(rows, sims))
 
 
 class CompletionModel:
@@ -310,108 +210,6 @@ class CompletionModel:
         for text, lp in zip(texts[1:], lps[1:], strict=True):
             tops.append({**alternatives, text: float(lp)})  # type: ignore[arg-type]
         return texts, lps, tops[: len(ids)]
-
-    def save(self, path: Path) -> Path:
-        """Write the model to `path` (.npz) atomically; returns `path`."""
-        ids, counts = self.prompt_lm.sparse()
-        frequency = self.vectorizer.document_frequency_
-        columns = np.flatnonzero(frequency)
-        meta: dict[str, Any] = {
-            "version": FORMAT_VERSION,
-            "kind": self.kind,
-            "base_model": self.base_model,
-            "format": self.data_format,
-            "n_features": self.vectorizer.n_features,
-            "n_documents": self.vectorizer.n_documents_,
-        }
-        arrays: dict[str, np.ndarray] = {
-            "prompt_ids": ids,
-            "prompt_counts": counts,
-            "df_columns": columns,
-            "df_values": frequency[columns],
-        }
-        if isinstance(self.head, ClassifierHead):
-            estimator = self.head.estimator
-            rows = np.flatnonzero(np.any(estimator.weights_ != 0, axis=1))
-            meta |= {"labels": self.head.labels, "n_steps": estimator.n_steps_}
-            arrays |= {
-                "weight_rows": rows,
-                "weight_values": estimator.weights_[rows],
-                "intercept": estimator.intercept_,
-            }
-        else:
-            generator = self.head.generator
-            bg_ids, bg_counts = generator.background.lm.sparse()
-            meta |= {"beta": generator.beta}
-            arrays |= {
-                "memory_data": generator.memory.data,
-                "memory_indices": generator.memory.indices,
-                "memory_indptr": generator.memory.indptr,
-                "memory_targets": generator.targets,
-                "completion_tokens": np.concatenate(
-                    [*generator.completions, np.zeros(0, np.int64)]
-                ),
-                "completion_lengths": np.array([len(c) for c in generator.completions], np.int64),
-                "background_ids": bg_ids,
-                "background_counts": bg_counts,
-            }
-        arrays["meta"] = np.array(json.dumps(meta))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **arrays)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
-
-
-def load_model(path: Path) -> CompletionModel:
-    """Load a model saved by `CompletionModel.save` (no pickle involved)."""
-    with np.load(path, allow_pickle=False) as archive:
-        arrays = {key: archive[key] for key in archive.files}
-    meta = json.loads(str(arrays["meta"]))
-    encoding = get_encoding(encoding_name(meta["base_model"]))
-    prompt_lm = UnigramLM.from_sparse(
-        encoding.n_vocab, PROMPT_LM_ALPHA, arrays["prompt_ids"], arrays["prompt_counts"]
-    )
-    vectorizer = PromptVectorizer(encoding.name, meta["n_features"]).fit([])
-    vectorizer.document_frequency_[arrays["df_columns"]] = arrays["df_values"]
-    vectorizer.n_documents_ = meta["n_documents"]
-    head: ClassifierHead | RetrievalHead
-    if meta["kind"] == "classifier":
-        estimator = SoftmaxSGDClassifier()
-        estimator.classes_ = np.array(meta["labels"])
-        estimator.weights_ = np.zeros((meta["n_features"], len(meta["labels"])), np.float32)
-        estimator.weights_[arrays["weight_rows"]] = arrays["weight_values"]
-        estimator.intercept_ = arrays["intercept"]
-        estimator.n_steps_ = meta["n_steps"]
-        head = ClassifierHead(estimator, encoding)
-    else:
-        lengths = arrays["completion_lengths"]
-        completions = np.split(arrays["completion_tokens"], np.cumsum(lengths)[:-1])
-        memory = sp.csr_matrix(
-            (arrays["memory_data"], arrays["memory_indices"], arrays["memory_indptr"]),
-            shape=(len(arrays["memory_indptr"]) - 1, meta["n_features"]),
-        )
-        background = UnigramLM.from_sparse(
-            encoding.n_vocab,
-            BACKGROUND_ALPHA,
-            arrays["background_ids"],
-            arrays["background_counts"],
-        )
-        generator = RetrievalGenerator(
-            memory,
-            arrays["memory_targets"],
-            completions if len(lengths) else [],
-            background,
-            meta["beta"],
-        )
-        head = RetrievalHead(generator)
-    return CompletionModel(meta["base_model"], meta["format"], vectorizer, prompt_lm, head)
 
 
 def base_model(name: str) -> CompletionModel:

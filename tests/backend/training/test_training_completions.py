@@ -18,9 +18,10 @@ from ftkit.backend.training import (
     base_model,
     load_model,
     resolve_hyperparameters,
+    save_model,
     train,
 )
-from ftkit.backend.training.model import ClassifierHead
+from ftkit.backend.training.heads import ClassifierHead
 
 LABELS = {" very good": ["great", "love", "superb"], " very bad": ["awful", "hate", "broken"]}
 LABELS[" neutral"] = ["okay", "fine", "average"]
@@ -140,7 +141,7 @@ def test_prompt_arrays_answer_each_prompt(model: CompletionModel) -> None:
 
 def test_saved_model_round_trips(model: CompletionModel, tmp_path: Path) -> None:
     """save → load gives identical answers and leaves no temporary file behind."""
-    path = model.save(tmp_path / "m.npz")
+    path = save_model(model, tmp_path / "m.npz")
     again = load_model(path)
     assert again.complete([PROMPT], logprobs=3, temperature=0) == model.complete(
         [PROMPT], logprobs=3, temperature=0

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from ftkit.backend.training.classifier import SoftmaxSGDClassifier
 from ftkit.backend.training.decoding import CandidateTrie, Sampling, generate, teacher_forced
+from ftkit.backend.training.heads import ClassifierHead
 from ftkit.backend.training.metrics import teacher_forced_scores
-from ftkit.backend.training.model import ClassifierHead
 from ftkit.data.tokens import get_encoding
 
 ENCODING = get_encoding("cl100k_base")
