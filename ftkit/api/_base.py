@@ -404,7 +404,9 @@ class BaseClient:
         return sorted(matches, key=lambda job: (job.created_at or 0, job.id))
 
     def _op_job_list(self, params: dict[str, Any] | None = None) -> Generator[Any, Any, list[Job]]:
-        items = yield from self._op_pages(self.dialect.jobs_path, params or {}, "jobs")
+        if params is None:
+            params = {} if self.dialect.streams_events else {"limit": 100}
+        items = yield from self._op_pages(self.dialect.jobs_path, params, "jobs")
         return [self.dialect.parse_job(item) for item in items]
 
     def _op_job_get(self, job_id: str) -> Generator[Any, Any, Job]:
