@@ -13,7 +13,7 @@ from ftkit.report.build import build_report
 from ftkit.report.gate import Champion, apply_gate, decide_gate, read_champion
 from ftkit.report.html import render_html
 from ftkit.report.markdown import render_markdown, summary_markdown
-from ftkit.report.model import SCHEMA_VERSION, GateResult, Report
+from ftkit.report.model import SCHEMA_VERSION, GateResult, Report, read_report
 from ftkit.report.tables import metrics_records
 from ftkit.report.write import ReportPaths, report_run, write_report
 
@@ -28,6 +28,7 @@ __all__ = [
     "decide_gate",
     "metrics_records",
     "read_champion",
+    "read_report",
     "render_html",
     "render_markdown",
     "report_run",

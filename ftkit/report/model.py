@@ -5,10 +5,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+import orjson
+from pydantic import BaseModel, Field, ValidationError
 
+from ftkit.errors import DataError
 from ftkit.evaluate.metrics import ModelEvaluation
 from ftkit.evaluate.training import ServerComparison, TrainingSummary
 
@@ -140,3 +143,24 @@ class Report(BaseModel):
     def metrics(self) -> dict[str, float]:
         """The fine-tuned model's metrics by name (empty without an evaluation)."""
         return self.evaluation.metrics if self.evaluation else {}
+
+
+def read_report(path: Path) -> Report:
+    """Load a report.json; DataError if it is unreadable or of another schema version."""
+    try:
+        raw = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        msg = f"{path}: cannot read the report ({exc}); rebuild it with `ftkit report RUN`."
+        raise DataError(msg) from None
+    version = raw.get("schema_version") if isinstance(raw, dict) else None
+    if version != SCHEMA_VERSION:
+        msg = (
+            f"{path}: report schema version {version}, this ftkit reads {SCHEMA_VERSION}; "
+            "rebuild it with `ftkit report RUN`."
+        )
+        raise DataError(msg)
+    try:
+        return Report.model_validate(raw)
+    except ValidationError as exc:
+        msg = f"{path}: not a valid report ({exc.error_count()} problems); rebuild it."
+        raise DataError(msg) from None

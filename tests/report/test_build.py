@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from ftkit.config import ExperimentConfig
+from ftkit.errors import DataError
 from ftkit.evaluate.classification import classification_metrics
 from ftkit.evaluate.predictions import read_predictions
 from ftkit.report import (
     SCHEMA_VERSION,
-    Report,
     build_report,
     metrics_records,
+    read_report,
     render_html,
     render_markdown,
     summary_markdown,
@@ -96,13 +97,16 @@ def test_missing_baseline_is_noted(make_run: MakeRun) -> None:
     assert "no baseline comparison: evaluate.baseline is null" in report.notes
 
 
-def test_report_json_round_trips(make_run: MakeRun) -> None:
-    """report.json validates back into an equal Report."""
+def test_report_json_round_trips_and_checks_its_schema_version(make_run: MakeRun) -> None:
+    """report.json reads back into an equal Report; another schema version is a clear error."""
     run_dir, config = make_run()
     report = build_report(run_dir, config)
     write_report(report, run_dir)
-    again = Report.model_validate_json((run_dir / "report.json").read_bytes())
-    assert again == report
+    assert read_report(run_dir / "report.json") == report
+    old = report.model_dump(mode="json") | {"schema_version": 0}
+    (run_dir / "report.json").write_text(json.dumps(old))
+    with pytest.raises(DataError, match="schema version 0, this ftkit reads 1"):
+        read_report(run_dir / "report.json")
 
 
 def test_markdown_has_every_section_and_links_the_written_plots(make_run: MakeRun) -> None:
