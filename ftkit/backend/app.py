@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from ftkit.backend.auth import OPEN_ORG, KeyRing
+from ftkit.backend.auth import KeyRing
 from ftkit.backend.errors import error_response, not_found, validation_error
 from ftkit.backend.faults import FaultInjector, RequestContextMiddleware, RequestStats
 from ftkit.backend.routes import admin, completions, files, fine_tunes, fine_tuning, models
@@ -26,6 +26,7 @@ def create_app(settings: BackendSettings) -> FastAPI:
     """The backend app: its store opens and its job runner starts with the app's lifespan."""
     faults = FaultInjector(settings.faults)
     stats = RequestStats()
+    keys = KeyRing(settings.api_keys)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,7 +45,7 @@ def create_app(settings: BackendSettings) -> FastAPI:
             store=store,
             runner=runner,
             models=ModelCache(store),
-            keys=KeyRing(settings.api_keys),
+            keys=keys,
             faults=faults,
             stats=stats,
             timing=timing,
@@ -91,6 +92,5 @@ def create_app(settings: BackendSettings) -> FastAPI:
             )
         )
 
-    org = OPEN_ORG.slug if not settings.api_keys else "user-org"
-    app.add_middleware(RequestContextMiddleware, stats=stats, faults=faults, org_header=org)
+    app.add_middleware(RequestContextMiddleware, stats=stats, faults=faults, keys=keys)
     return app

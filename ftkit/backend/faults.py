@@ -14,6 +14,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ftkit.backend.auth import KeyRing
 from ftkit.backend.errors import error_response, rate_limited, server_error
 from ftkit.backend.ids import request_id
 from ftkit.backend.settings import FaultPlan
@@ -128,12 +129,12 @@ class RequestContextMiddleware:
     and the injected faults of `/v1` requests."""
 
     def __init__(
-        self, app: ASGIApp, *, stats: RequestStats, faults: FaultInjector, org_header: str
+        self, app: ASGIApp, *, stats: RequestStats, faults: FaultInjector, keys: KeyRing
     ) -> None:
         self.app = app
         self.stats = stats
         self.faults = faults
-        self.org_header = org_header.encode()
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -157,7 +158,7 @@ class RequestContextMiddleware:
                     *message.get("headers", []),
                     (b"x-request-id", rid),
                     (b"openai-version", b"2020-10-01"),
-                    (b"openai-organization", self.org_header),
+                    (b"openai-organization", self._org_slug(scope)),
                     (b"openai-processing-ms", elapsed_ms),
                     (b"access-control-expose-headers", b"X-Request-ID"),
                 ]
@@ -186,6 +187,15 @@ class RequestContextMiddleware:
                 self.stats.record(
                     method, path, template, int(state["status"]), state["in"], state["out"]
                 )
+
+    def _org_slug(self, scope: Scope) -> bytes:
+        """The caller's organization slug, or `unknown` for a request without a valid key."""
+        headers = dict(scope.get("headers") or [])
+        authorization = headers.get(b"authorization", b"").decode("latin-1")
+        try:
+            return self.keys.resolve(authorization).slug.encode()
+        except APIStatusError:
+            return b"unknown"
 
 
 async def _drop_connection(receive: Receive) -> None:

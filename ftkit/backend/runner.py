@@ -405,9 +405,8 @@ class JobRunner:
             current = self.store.get_job(job.id)
             if current is None or current.status not in ("validating_files", "pending"):
                 return
-            position = len(self.store.jobs_with_status(("pending", "queued"))) - (
-                1 if current.status == "pending" else 0
-            )
+            waiting = [j.id for j in self.store.jobs_with_status(("pending", "queued"))]
+            position = waiting.index(job.id) if job.id in waiting else len(waiting)
             if job.dialect == "legacy":
                 lifecycle.costed(self.store, job, self._legacy_cost(job))
             lifecycle.enqueued(self.store, job, position)

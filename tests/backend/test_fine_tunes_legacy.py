@@ -236,3 +236,25 @@ def test_unknown_fine_tune_is_404(api: httpx.Client) -> None:
     ):
         assert response.status_code == 404
         assert response.json()["error"]["message"] == "No such FineTune object: ft-nope"
+
+
+def test_queue_numbers_count_down_while_jobs_wait(tmp_path: Path, train_file: Path) -> None:
+    """With one training slot, later jobs are enqueued behind earlier ones and count down."""
+    from ftkit.backend import BackendSettings
+    from ftkit.backend.testing import started_backend
+
+    settings = BackendSettings(data_dir=tmp_path / "data", max_running_jobs=1, step_seconds=0.002)
+    with started_backend(settings) as backend, httpx.Client(base_url=backend.url) as api:
+        file = upload(api, train_file)
+        ids = [
+            create(api, training_file=file["id"], model="ada", n_epochs=1).json()["id"]
+            for _ in range(3)
+        ]
+        finals = [wait_for(api, f"/fine-tunes/{job_id}", DONE) for job_id in ids]
+    assert all(f["status"] == "succeeded" for f in finals)
+    queue_messages = [
+        [e["message"] for e in f["events"] if "queue" in e["message"].lower()] for f in finals
+    ]
+    assert queue_messages[2][0] == "Fine-tune enqueued. Queue number: 1"
+    assert queue_messages[2][-1] == "Fine-tune is in the queue. Queue number: 0"
+    assert queue_messages[0] == ["Fine-tune enqueued. Queue number: 0"]

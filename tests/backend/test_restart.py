@@ -3,6 +3,8 @@ events, and a killed server leaves no worker behind."""
 
 from __future__ import annotations
 
+import base64
+import csv
 import os
 import signal
 import socket
@@ -36,7 +38,8 @@ def wait_until(predicate: Any, timeout: float = 30) -> None:
 
 
 def test_restart_mid_training_resumes_the_same_job(tmp_path: Path, train_file: Path) -> None:
-    """Stop the server while a job trains; a new server on the same data dir finishes it."""
+    """Stop the server while a job trains; a new server on the same data dir finishes it,
+    re-running the same steps (same losses), recording no event twice."""
     data_dir = tmp_path / "data"
     with (
         started_backend(BackendSettings(data_dir=data_dir, step_seconds=0.01)) as first,
@@ -51,6 +54,8 @@ def test_restart_mid_training_resumes_the_same_job(tmp_path: Path, train_file: P
             "/fine_tuning/jobs", json={"model": "babbage-002", "training_file": file["id"]}
         ).json()
         wait_until(lambda: len(metrics_steps(api, job["id"])) >= 5)
+        events = api.get(f"/fine_tuning/jobs/{job['id']}/events", params={"limit": 1000}).json()
+        before = {e["data"]["step"]: e["data"]["train_loss"] for e in events["data"] if e["data"]}
     with (
         started_backend(BackendSettings(data_dir=data_dir)) as second,
         httpx.Client(base_url=second.url) as api,
@@ -64,6 +69,13 @@ def test_restart_mid_training_resumes_the_same_job(tmp_path: Path, train_file: P
         events = api.get(f"/fine_tuning/jobs/{job['id']}/events", params={"limit": 1000}).json()
         counts = Counter(e["message"] for e in events["data"] if e["type"] == "message")
         assert counts["Fine-tuning job started"] == 1 and max(counts.values()) == 1
+        csv_text = base64.b64decode(api.get(f"/files/{final['result_files'][0]}/content").content)
+        rerun = {
+            int(row[0]): float(row[1]) for row in csv.reader(csv_text.decode().splitlines()[1:])
+        }
+        assert {step: round(loss, 5) for step, loss in before.items()} == {
+            step: rerun[step] for step in before
+        }
 
 
 def _free_port() -> int:
