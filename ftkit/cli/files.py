@@ -54,23 +54,32 @@ def provider_options(
     }
 
 
+def config_section(ctx: typer.Context, name: str) -> dict[str, Any]:
+    """One section of the `--config` file (empty without one)."""
+    import yaml
+
+    from ftkit.errors import ConfigError
+
+    path = (ctx.obj or {}).get("config")
+    if path is None:
+        return {}
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the config ({exc}).") from None
+    section = loaded.get(name) if isinstance(loaded, dict) else None
+    return dict(section) if isinstance(section, dict) else {}
+
+
 def provider_config(ctx: typer.Context) -> ProviderConfig:
     """The ProviderConfig the group options describe."""
-    import yaml
     from pydantic import ValidationError
 
     from ftkit.config import ProviderConfig
     from ftkit.errors import ConfigError
 
     options: dict[str, Any] = ctx.obj or {}
-    raw: dict[str, Any] = {}
-    path = options.get("config")
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read the config ({exc}).") from None
-        raw = dict(loaded.get("provider") or {}) if isinstance(loaded, dict) else {}
+    raw = config_section(ctx, "provider")
     for key in ("base_url", "kind", "dialect", "api_key_env"):
         if options.get(key) is not None:
             raw[key] = options[key]

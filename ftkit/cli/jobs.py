@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ftkit.cli._common import FormatOpt, OutputFormat, print_json
-from ftkit.cli.files import open_client, provider_options
+from ftkit.cli.files import config_section, open_client, provider_options
 
 if TYPE_CHECKING:
     from ftkit.api import Client, Job, JobEvent
+    from ftkit.config import JobConfig
 
 jobs_app = typer.Typer(help="Fine-tune jobs: create, list, get, cancel, pause, resume, follow.")
 
@@ -45,6 +46,22 @@ def _print_job(job: Job, format: OutputFormat) -> None:
             typer.echo(f"error: {job.error.code}: {job.error.message}")
 
 
+def job_config(ctx: typer.Context) -> JobConfig:
+    """The job section of the `--config` file, or the defaults."""
+    from pydantic import ValidationError
+
+    from ftkit.config import JobConfig
+    from ftkit.errors import ConfigError
+
+    try:
+        return JobConfig.model_validate(config_section(ctx, "job"))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"job.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid job section: {problems}.") from None
+
+
 def _file_id(client: Client, value: str) -> str:
     """A file id as given, or the id of a local file uploaded (or reused) for it."""
     if Path(value).is_file():
@@ -63,7 +80,9 @@ def create(
     validation_file: Annotated[
         str | None, typer.Option("--validation-file", "-v", help="File id or local file.")
     ] = None,
-    model: Annotated[str, typer.Option("--model", "-m")] = "babbage-002",
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Base model (default: babbage-002).")
+    ] = None,
     suffix: Annotated[str | None, typer.Option()] = None,
     n_epochs: Annotated[int | None, typer.Option()] = None,
     batch_size: Annotated[int | None, typer.Option()] = None,
@@ -83,24 +102,31 @@ def create(
     ] = False,
     format: FormatOpt = OutputFormat.text,
 ) -> None:
-    """Create a job (once per run key). Example: ftkit jobs create -t train.jsonl -m babbage-002"""
+    """Create a job (once per run key). Example: ftkit jobs create -t train.jsonl -m babbage-002
+
+    With `--config` (before `create`), the config's job section gives the defaults; flags win.
+    """
     from ftkit.api import JobSpec
 
+    flags = {
+        "model": model,
+        "suffix": suffix,
+        "n_epochs": n_epochs,
+        "batch_size": batch_size,
+        "learning_rate_multiplier": learning_rate_multiplier,
+        "prompt_loss_weight": prompt_loss_weight,
+        "compute_classification_metrics": compute_classification_metrics or None,
+        "classification_n_classes": classification_n_classes,
+        "classification_positive_class": classification_positive_class,
+        "classification_betas": classification_betas or None,
+        "seed": seed,
+    }
     with open_client(ctx) as client:
-        spec = JobSpec(
-            model=model,
-            training_file=_file_id(client, training_file),
-            validation_file=_file_id(client, validation_file) if validation_file else None,
-            suffix=suffix,
-            n_epochs=n_epochs,
-            batch_size=batch_size,
-            learning_rate_multiplier=learning_rate_multiplier,
-            prompt_loss_weight=prompt_loss_weight,
-            compute_classification_metrics=compute_classification_metrics or None,
-            classification_n_classes=classification_n_classes,
-            classification_positive_class=classification_positive_class,
-            classification_betas=classification_betas or None,
-            seed=seed,
+        training = _file_id(client, training_file)
+        validation = _file_id(client, validation_file) if validation_file else None
+        spec = JobSpec.from_config(job_config(ctx), training, validation)
+        spec = JobSpec.model_validate(
+            {**spec.model_dump(), **{k: v for k, v in flags.items() if v is not None}}
         )
         key = run_key or "cli-" + hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
         job = client.jobs.create(spec, key)

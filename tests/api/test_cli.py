@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from ftkit.cli import app
 
-from .conftest import write_training_file
+from .conftest import make_client, write_training_file
 
 runner = CliRunner()
 
@@ -136,3 +136,24 @@ def test_ctrl_c_says_the_job_keeps_running(backend, tmp_path, monkeypatch):
     assert "it keeps running" in result.output
     assert f"ftkit jobs follow {job_id}" in result.output
     assert f"ftkit jobs cancel {job_id}" in result.output
+
+
+def test_create_takes_job_defaults_from_the_config(backend, tmp_path):
+    """--config's job section sets the job's parameters; a flag overrides one of them."""
+    config = tmp_path / "exp.yaml"
+    config.write_text(
+        f"provider:\n  base_url: {backend.url}\n"
+        "job:\n  model: babbage-002\n  suffix: from-config\n  hyperparameters:\n    n_epochs: 1\n"
+        "    batch_size: 2\n"
+    )
+    path = write_training_file(tmp_path / "train.jsonl")
+    args = ["jobs", "--config", str(config), "create", "-t", str(path), "--n-epochs", "2"]
+    result = runner.invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    job = json.loads(result.stdout)
+    assert job["suffix"] == "from-config"
+    with make_client(backend) as client:
+        done = client.jobs.wait(job["id"], poll_interval_s=0.05, max_poll_interval_s=0.2)
+    assert (done.hyperparameters["n_epochs"], done.hyperparameters["batch_size"]) == (2, 2)
+    posted = [r for r in backend.stats()["requests"] if r["method"] == "POST"]
+    assert len(posted) == 2  # the upload and the job
