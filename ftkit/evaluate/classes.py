@@ -14,7 +14,9 @@ Probabilities come from the completion's logprobs, one rule for every class:
   bound; the model's own greedy continuation is the best evidence available without more
   requests). A class that follows the greedy path to its end gets the path's exact probability.
 * Classes that leave the greedy path with the same token at the same position cannot be told
-  apart from one request: they share that token's probability equally.
+  apart from one request: they share that token's probability equally. (A second request with
+  the token appended to the prompt would only help models that continue a partial answer; the
+  embedded backend's models read the prompt as features and do not, so it is not made.)
 * A class whose token at `i` is not in the top-k gets a floor: the probability mass the top-k
   leaves over at `i`, divided among the missing tokens there, but never more than the smallest
   listed top-k probability (a token outside the top-k cannot be likelier than one inside it),
