@@ -23,6 +23,12 @@ class EphemeralAPI:
         """Begin booting the server unless PREFECT_API_URL points at a running one."""
         if os.environ.get("PREFECT_API_URL"):
             return self
+        # import here, not in the thread: concurrent imports of the same modules can deadlock
+        from prefect.server.api.server import SubprocessASGIServer  # noqa: F401
+        from prefect.settings import PREFECT_API_URL
+
+        if PREFECT_API_URL.value():
+            return self
         self._thread = threading.Thread(target=self._boot, name="prefect-ephemeral", daemon=True)
         self._thread.start()
         return self
@@ -35,11 +41,9 @@ class EphemeralAPI:
             raise self._error
 
     def _boot(self) -> None:
-        try:
-            from prefect.server.api.server import SubprocessASGIServer
-            from prefect.settings import PREFECT_API_URL
+        from prefect.server.api.server import SubprocessASGIServer
 
-            if not PREFECT_API_URL.value():
-                SubprocessASGIServer().start()
+        try:
+            SubprocessASGIServer().start()
         except BaseException as exc:  # surfaced by wait()
             self._error = exc

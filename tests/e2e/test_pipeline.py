@@ -137,3 +137,25 @@ def test_data_error_exits_2_without_creating_a_job(
     assert "bad.jsonl" in err
     with Client(base_url=backend.url) as client:
         assert client.jobs.list() == []
+
+
+def test_detach_returns_once_the_job_exists_and_follow_finishes_it(
+    quickstart_args: list[str], tmp_path: Path, backend
+) -> None:  # type: ignore[no-untyped-def]
+    """`run --detach` stops after creating the job; `follow RUN` re-attaches and completes it."""
+    args = [*quickstart_args, "evaluate.baseline=null"]
+    code, out, err = run_cli("run", *args, "--detach", "--format", "json")
+    assert code == 0, err
+    detached = json.loads(out)["state"]
+    assert (detached["status"], detached["stage"]) == ("running", "create_job")
+
+    code, out, err = run_cli(
+        "follow", detached["run_id"][:6], "--runs-dir", str(tmp_path / "runs"), "--format", "json"
+    )
+    assert code == 0, err
+    state = json.loads(out)["state"]
+    assert (state["status"], state["job_id"], state["attempts"]) == (
+        "succeeded",
+        detached["job_id"],
+        2,
+    )

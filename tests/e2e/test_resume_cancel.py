@@ -53,7 +53,7 @@ def test_rerun_after_kill_9_resumes_the_same_job_without_losing_events(
     """kill -9 while training, run the same command again: one job, completed, events exact."""
     args = [
         str(FTKIT), "run", str(QUICKSTART), f"runs_dir={tmp_path / 'runs'}",
-        "job.hyperparameters.n_epochs=1", "evaluate.baseline=null",
+        "job.hyperparameters.n_epochs=1", "evaluate.enabled=false",
     ]  # fmt: skip
     env = {**os.environ, "PREFECT_API_URL": prefect_api, STEP_SECONDS_ENV: "0.01"}
     config = load_config(QUICKSTART, args[3:])

@@ -106,3 +106,18 @@ def test_configured_api_url_skips_the_ephemeral_boot(monkeypatch: pytest.MonkeyP
     api = EphemeralAPI().start_in_background()
     api.wait()
     assert api._thread is None
+
+
+def test_deployment_carries_the_config_and_its_cron_schedule() -> None:
+    """`ftkit deploy` serves a deployment named after the experiment on schedule.cron."""
+    from pathlib import Path
+
+    from flows.deploy import deployment_for
+    from ftkit.config import load_config
+
+    config = load_config(Path(__file__).resolve().parents[2] / "configs" / "scheduled.yaml")
+    deployment = deployment_for(config)
+    assert deployment.name == "support-tickets-nightly"
+    assert deployment.parameters["config"]["name"] == "support-tickets-nightly"
+    [schedule] = deployment.schedules
+    assert (schedule.schedule.cron, schedule.active) == ("0 3 * * *", True)
