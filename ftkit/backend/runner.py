@@ -356,7 +356,7 @@ class JobRunner:
         jobs = [j for j in self.store.jobs_with_status(ACTIVE_STATUSES) if j.id not in self._active]
         for job in jobs:
             if job.status == "running":
-                self._launch(job)  # was running when the server stopped: run it again
+                self._start(job)  # was running when the server stopped: run it again
             elif job.status == "validating_files" or (
                 job.status == "pending" and job.n_train_examples is None
             ):
@@ -373,7 +373,7 @@ class JobRunner:
                 self.store.update_job(job.id, queue_number=position)
             ready = now >= (job.queued_at or 0) + self.timing.queue_delay()
             if ready and len(self._active) < self.max_running:
-                self._launch(job)
+                self._start(job)
 
     def _validate(self, job: JobRecord) -> None:
         wanted = "chat" if is_chat_model(job.base_model) else "prompt_completion"
@@ -429,6 +429,14 @@ class JobRunner:
                     tokens += count_tokens(text, encoding)
         price = LEGACY_PRICE_PER_1K.get(job.base_model, LEGACY_PRICE_PER_1K["curie"])
         return tokens * (job.n_epochs or 4) * price / 1000
+
+    def _start(self, job: JobRecord) -> None:
+        """Launch a job's training; a job that cannot even start fails instead of retrying."""
+        try:
+            self._launch(job)
+        except Exception:
+            log.exception("could not start the training of %s", job.id)
+            self._fail(job.id, JobError(code="server_error", message=INTERNAL_ERROR))
 
     def _launch(self, job: JobRecord) -> None:
         hyper = training.resolve_hyperparameters(

@@ -308,3 +308,20 @@ def test_unknown_job_is_404(api: httpx.Client) -> None:
         response = api.request(method, f"/fine_tuning/jobs/ftjob-nope{suffix}")
         assert response.status_code == 404
         assert response.json()["error"]["message"] == "No such FineTuningJob object: ftjob-nope"
+
+
+def test_a_job_whose_training_crashes_fails_instead_of_hanging(
+    backend: Any, api: httpx.Client, train_file: Path
+) -> None:
+    """Training file deleted while queued: the worker fails and the job ends `failed`."""
+    backend.set_timing(queue_seconds=30)
+    file = upload(api, train_file)
+    job = create(api, training_file=file["id"])
+    wait_for(api, f"/fine_tuning/jobs/{job['id']}", ("queued",))
+    api.delete(f"/files/{file['id']}")
+    backend.set_timing(time_scale=0)
+    final = wait_for(api, f"/fine_tuning/jobs/{job['id']}", DONE)
+    assert final["status"] == "failed" and final["error"]["code"] in (
+        "server_error",
+        "invalid_training_file",
+    )
