@@ -35,8 +35,19 @@ _PAIR = np.uint64(1_000_003)
 BIGRAM_WEIGHT = 0.3  # bigrams are rare, so IDF weights them high; unscaled they drown words
 
 
-def hashed_counts(texts: Sequence[str], encoding: str, n_features: int) -> sp.csr_matrix:
-    """Raw hashed token unigram + bigram counts of lower-cased texts (n_texts × n_features)."""
+class RowBlock(NamedTuple):
+    """Some rows of a CSR matrix as raw arrays (what one SGD step reads), cheap to gather."""
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+
+
+def hashed_counts(texts: Sequence[str], encoding: str, n_features: int) -> RowBlock:
+    """Hashed token unigram + bigram counts of lower-cased texts, as CSR arrays.
+
+    Built with numpy alone: scipy's sparse constructors cost more than the work for one prompt.
+    """
     encode = get_encoding(encoding).encode_ordinary
     encoded = [encode(text.lower()) for text in texts]  # the batch API's thread pool is slower
     lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
@@ -45,19 +56,17 @@ def hashed_counts(texts: Sequence[str], encoding: str, n_features: int) -> sp.cs
     same_row = rows[1:] == rows[:-1]
     bigrams = (flat[:-1] * _PAIR + flat[1:] + np.uint64(1))[same_row]
     keys = np.concatenate([flat, bigrams])
-    columns = ((keys * _MULTIPLIER) >> np.uint64(16)) % np.uint64(n_features)
+    columns = (((keys * _MULTIPLIER) >> np.uint64(16)) % np.uint64(n_features)).astype(np.int64)
     values = np.concatenate(
         [np.ones(len(flat), np.float32), np.full(len(bigrams), BIGRAM_WEIGHT, np.float32)]
     )
-    counts = sp.csr_matrix(
-        (
-            values,
-            (np.concatenate([rows, rows[1:][same_row]]), columns.astype(np.int64)),
-        ),
-        shape=(len(encoded), n_features),
+    rows = np.concatenate([rows, rows[1:][same_row]])
+    cells, inverse = np.unique(rows * n_features + columns, return_inverse=True)
+    data = np.bincount(inverse, weights=values, minlength=len(cells))
+    indptr = np.concatenate(
+        [[0], np.cumsum(np.bincount(cells // n_features, minlength=len(encoded)))]
     )
-    counts.sum_duplicates()
-    return counts
+    return RowBlock(data, cells % n_features, indptr)
 
 
 class PromptVectorizer(TransformerMixin, BaseEstimator):
@@ -81,7 +90,7 @@ class PromptVectorizer(TransformerMixin, BaseEstimator):
         if not hasattr(self, "document_frequency_"):
             return self.fit(X)
         counts = hashed_counts(X, self.encoding, self.n_features)
-        np.add.at(self.document_frequency_, counts.indices, 1.0)  # one per row: duplicates summed
+        np.add.at(self.document_frequency_, counts.indices, 1.0)  # each column once per text
         self.n_documents_ += len(X)
         self._idf = None
         return self
@@ -89,19 +98,19 @@ class PromptVectorizer(TransformerMixin, BaseEstimator):
     def transform(self, X: Sequence[str]) -> sp.csr_matrix:
         """IDF-weighted, L2-normalised features (n_texts × n_features, float32)."""
         check_is_fitted(self)
-        matrix = hashed_counts(X, self.encoding, self.n_features)
-        matrix.data *= self.idf()[matrix.indices]
-        norms = np.sqrt(
-            np.bincount(
-                np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr)),
-                weights=matrix.data.astype(np.float64) ** 2,
-                minlength=matrix.shape[0],
-            )
-        )
+        counts = hashed_counts(X, self.encoding, self.n_features)
+        weighted = counts.data * self.idf()[counts.indices]
+        keep = weighted != 0
+        rows = np.repeat(np.arange(len(X)), np.diff(counts.indptr))[keep]
+        data = weighted[keep].astype(np.float64)
+        norms = np.sqrt(np.bincount(rows, weights=data**2, minlength=len(X)))
         norms[norms == 0] = 1.0
-        matrix.data /= np.repeat(norms, np.diff(matrix.indptr)).astype(np.float32)
-        matrix.eliminate_zeros()
-        return matrix
+        data /= norms[rows]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(X)))])
+        return sp.csr_matrix(
+            (data.astype(np.float32), counts.indices[keep], indptr),
+            shape=(len(X), self.n_features),
+        )
 
     def idf(self) -> np.ndarray:
         """log((1 + n) / (1 + df)) per column (cached until the next partial_fit)."""
@@ -109,14 +118,6 @@ class PromptVectorizer(TransformerMixin, BaseEstimator):
             self._idf = np.log((1.0 + self.n_documents_) / (1.0 + self.document_frequency_))
             self._idf = self._idf.astype(np.float32)
         return self._idf
-
-
-class RowBlock(NamedTuple):
-    """Some rows of a CSR matrix as raw arrays (what one SGD step reads), cheap to gather."""
-
-    data: np.ndarray
-    indices: np.ndarray
-    indptr: np.ndarray
 
 
 def take_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> RowBlock:
