@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ftkit.evaluate.classification import ClassificationMetrics, Curve
 from ftkit.report.model import Report
 
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 DPI = 96
+SMOOTH_ABOVE = 60  # points per series above which a moving average is drawn
 SIZE = (6.0, 4.0)
 
 
@@ -76,10 +79,24 @@ def _series(report: Report, axes: Axes, suffix: str) -> None:
         if not name.endswith(suffix):
             continue
         points = [(s, v) for s, v in zip(training.steps, values, strict=True) if v is not None]
-        if points:
-            steps, ys = zip(*points, strict=True)
-            style = "-" if len(points) > 20 else ".-"
-            axes.plot(steps, ys, style, label=name, linewidth=1.2)
+        if not points:
+            continue
+        steps, ys = zip(*points, strict=True)
+        if len(points) <= SMOOTH_ABOVE:
+            axes.plot(steps, ys, ".-" if len(points) <= 20 else "-", label=name, linewidth=1.2)
+            continue
+        # Per-batch values are noisy: show them faintly, with a moving average on top.
+        (line,) = axes.plot(steps, ys, "-", linewidth=0.6, alpha=0.25)
+        window = max(5, len(points) // 40)
+        kernel = np.ones(window) / window
+        axes.plot(
+            steps[window - 1 :],
+            np.convolve(ys, kernel, mode="valid"),
+            "-",
+            color=line.get_color(),
+            linewidth=1.6,
+            label=f"{name} (mean of {window})",
+        )
     axes.set_xlabel("step")
     axes.legend(fontsize="small")
     axes.grid(alpha=0.3)
