@@ -73,17 +73,26 @@ class Split:
         return len(self.completions)
 
     def prompt_batch(self, rows: Sequence[int]) -> np.ndarray:
+        """The prompt tokens of these rows, concatenated."""
         return np.concatenate([self.prompt_tokens[i] for i in rows] or [np.zeros(0, np.int64)])
 
 
 class Learner(Protocol):
+    """One kind of training: the model it builds, a step, evaluation, class probabilities."""
+
     model: CompletionModel
 
-    def step(self, rows: np.ndarray) -> BatchScore: ...
+    def step(self, rows: np.ndarray) -> BatchScore:
+        """Score these training rows with the model as it is, then learn from them."""
+        ...
 
-    def evaluate(self, split: Split, rows: np.ndarray) -> BatchScore: ...
+    def evaluate(self, split: Split, rows: np.ndarray) -> BatchScore:
+        """Score rows of any split; nothing is learned."""
+        ...
 
-    def class_probabilities(self, split: Split) -> tuple[list[str], np.ndarray] | None: ...
+    def class_probabilities(self, split: Split) -> tuple[list[str], np.ndarray] | None:
+        """(labels, probabilities per row and label) for classification metrics."""
+        ...
 
 
 def use_classifier(completions: Sequence[str], classification_metrics: bool) -> bool:
@@ -102,6 +111,7 @@ def make_learner(
     encoding: tiktoken.Encoding,
     vectorizer: PromptVectorizer,
 ) -> Learner:
+    """The learner for this data (see the module docstring), continuing `parent` if given."""
     prompt_lm = (
         UnigramLM(encoding.n_vocab, PROMPT_LM_ALPHA, parent.prompt_lm.counts.copy())
         if parent is not None
