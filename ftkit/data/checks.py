@@ -185,7 +185,7 @@ class Scan:
                     completion = obj.get("completion")
                     if type(prompt) is str and type(completion) is str and prompt and completion:
                         example = Example(line, prompt, completion, obj)
-                        self._add_clean(example, encoding)
+                        self._add_usable(example, encoding)
                         continue
             obj, problems = parse_payload(line, payload, shape)
             if problems:
@@ -201,9 +201,9 @@ class Scan:
                 self.rejected += 1
                 continue
             flags = VERBATIM if not problems and isinstance(payload, bytes) else 0
-            self._add_clean(example, encoding, flags)
+            self._add_usable(example, encoding, flags)
 
-    def _add_clean(self, example: Example, encoding: Any, flags: int = VERBATIM) -> None:
+    def _add_usable(self, example: Example, encoding: Any, flags: int = VERBATIM) -> None:
         if encoding is not None:
             flags |= self._count(example, encoding)
         elif len(example.prompt) + len(example.completion) > 4 * self.options.context_limit:

@@ -91,7 +91,7 @@ LINE_PROBLEMS: dict[str, tuple[Severity, str]] = {
     ),
     "chat_unknown_keys": (
         "warning",
-        "Messages carry keys the API does not accept ({details}); remove them.",
+        "Messages carry keys the API does not accept ({details}); they are not written.",
     ),
     "chat_weight": (
         "error",

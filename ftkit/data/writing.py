@@ -11,13 +11,14 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from ftkit.data.checks import VERBATIM
 from ftkit.data.counting import example_tokens
 from ftkit.data.models import DataShape
-from ftkit.data.parsing import CHAT_TOP_KEYS, parse_payload, to_example
+from ftkit.data.parsing import CHAT_MESSAGE_KEYS, CHAT_TOP_KEYS, parse_payload, to_example
 from ftkit.data.reading import Chunk
 from ftkit.data.splitting import SKIP
 from ftkit.data.tokens import get_encoding
@@ -88,7 +89,7 @@ def process_chunk(plan: Plan, chunk: Chunk, codes: bytes, first_line: int) -> Ch
         prompt = fix_prompt(plan, example.prompt, result.fixes)
         completion = fix_completion(plan, example.completion, result.fixes)
         if plan.shape == "chat":
-            record = {key: value for key, value in example.record.items() if key in CHAT_TOP_KEYS}
+            record = _chat_record(example.record)
         else:
             record = {"prompt": prompt, "completion": completion}
         if encoding is not None:
@@ -101,6 +102,16 @@ def process_chunk(plan: Plan, chunk: Chunk, codes: bytes, first_line: int) -> Ch
     if plan.write:
         result.blobs = [b"\n".join(part) + b"\n" if part else b"" for part in parts]
     return result
+
+
+def _chat_record(record: dict[str, Any]) -> dict[str, Any]:
+    """The chat example with only the keys the API accepts (unknown ones were reported)."""
+    kept = {key: value for key, value in record.items() if key in CHAT_TOP_KEYS}
+    kept["messages"] = [
+        {key: value for key, value in message.items() if key in CHAT_MESSAGE_KEYS}
+        for message in record["messages"]
+    ]
+    return kept
 
 
 def fix_prompt(plan: Plan, prompt: str, fixes: Counter[str] | None = None) -> str:

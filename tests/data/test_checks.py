@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ftkit.config import ChecksConfig, DataConfig, SplitConfig
@@ -225,3 +226,21 @@ def test_chat_weight_zero_and_one_are_fine(prepare: Prepare) -> None:
     prepared = prepare(rows, model="gpt-3.5-turbo-0125")
     assert prepared.errors == 0 and prepared.written
     assert prepared.splits["train"].tokens and prepared.splits["train"].tokens > 0
+
+
+def test_unknown_chat_keys_are_not_written(prepare: Prepare) -> None:
+    """Unknown top-level and message keys are reported and left out of the written file."""
+    rows = [
+        {
+            "id": i,
+            "messages": [
+                {"role": "user", "content": f"Q{i}", "mood": "ok"},
+                {"role": "assistant", "content": f"A{i}"},
+            ],
+        }
+        for i in range(30)
+    ]
+    prepared = prepare(rows, model="gpt-3.5-turbo-0125")
+    assert finding(prepared, "chat_unknown_keys").count == 30
+    first = json.loads(Path(prepared.splits["train"].path).read_text().splitlines()[0])
+    assert set(first) == {"messages"} and set(first["messages"][0]) == {"role", "content"}
