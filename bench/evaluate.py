@@ -105,7 +105,7 @@ def main() -> None:
                 "source": str(tmp / "tickets.jsonl"),
                 "split": {"train": 0.45, "validation": 0.05, "test": 0.5},
             },
-            "job": {"model": "babbage-002", "hyperparameters": {"n_epochs": 1}},
+            "job": {"model": "babbage-002", "seed": 1, "hyperparameters": {"n_epochs": 1}},
             "evaluate": {"batch_size": args.batch_size, "concurrency": args.concurrency},
             "runs_dir": str(tmp / "runs"),
         }
