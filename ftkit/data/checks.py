@@ -94,6 +94,13 @@ class Tally:
         return "; ".join(top)
 
 
+def _letter_case(text: bytes) -> tuple[int, int]:
+    """(uppercase, lowercase) ASCII letters in UTF-8 text."""
+    letters = text.translate(_CASE, _NOT_LETTERS)  # b"U" or b"l" per ASCII letter
+    upper = letters.count(b"U")
+    return upper, len(letters) - upper
+
+
 # Character-wise common prefix is exactly what is wanted here (these are texts, not paths).
 def _common_prefix(a: str, b: str) -> str:
     return os.path.commonprefix([a, b])  # noqa: RUF071
@@ -153,7 +160,7 @@ class Scan:
 
     def __post_init__(self) -> None:
         self.tally = Tally(self.options.max_lines)
-        self._completion_key_cache: dict[str, bytes] = {}
+        self._completion_cache: dict[str, tuple[bytes, int, int]] = {}
         self._inside_checks: tuple[str | None, list[tuple[int, str]]] = (None, [])
 
     @property
@@ -226,16 +233,17 @@ class Scan:
         line, prompt, completion, _ = example
         self.examples += 1
         pb = prompt.encode()
-        cb = completion.encode()
         self.lines.append(line)
         self.prompt_keys += sha1(pb).digest()[:8]
-        completion_key = self._completion_key_cache.get(completion)
-        if completion_key is None:
-            completion_key = sha1(cb).digest()[:8]
-            if len(self._completion_key_cache) > 4096:
-                self._completion_key_cache.clear()
-            self._completion_key_cache[completion] = completion_key
-        self.completion_keys += completion_key
+        # Completions repeat (labels), so their hash and letter counts are cached.
+        cached = self._completion_cache.get(completion)
+        if cached is None:
+            cb = completion.encode()
+            cached = (sha1(cb).digest()[:8], *_letter_case(cb))
+            if len(self._completion_cache) > 4096:
+                self._completion_cache.clear()
+            self._completion_cache[completion] = cached
+        self.completion_keys += cached[0]
         labels = self.labels
         if labels is not None:
             label = labels.get(completion)
@@ -249,14 +257,11 @@ class Scan:
         else:
             self.label_ids.append(-1)
         if self.options.shape == "prompt_completion":
-            letters = pb.translate(_CASE, _NOT_LETTERS)  # b"U"/b"l" per ASCII letter
-            upper = letters.count(b"U")
+            upper, lower = _letter_case(pb)
             self.upper[0] += upper
-            self.lower[0] += len(letters) - upper
-            letters = cb.translate(_CASE, _NOT_LETTERS)
-            upper = letters.count(b"U")
-            self.upper[1] += upper
-            self.lower[1] += len(letters) - upper
+            self.lower[0] += lower
+            self.upper[1] += cached[1]
+            self.lower[1] += cached[2]
             self._add_prompt(line, prompt)
             self._add_completion(line, completion)
         elif prompt != "[]":
@@ -459,7 +464,7 @@ def scan_chunk(options: ScanOptions, chunk: Chunk, last_line: int, unterminated:
     """The scan of one chunk (run in a worker process or in-process)."""
     scan = Scan(options)
     scan.add_chunk(chunk, last_line, unterminated)
-    scan._completion_key_cache.clear()  # a cache, not a result: not sent back
+    scan._completion_cache.clear()  # a cache, not a result: not sent back
     return scan
 
 
