@@ -172,47 +172,78 @@ class Sampling:
     stop: Sequence[str]
 
 
+@dataclass(frozen=True)
+class Generated:
+    """One sampled completion: per-token strings, logprobs, alternatives and offsets.
+
+    `text` is decoded from all the tokens' bytes together, so characters split over several
+    tokens come out whole; `offsets` are each token's character offset in `text`.
+    """
+
+    tokens: list[str]
+    logprobs: list[float]
+    top_logprobs: list[dict[str, float]] | None
+    finish_reason: FinishReason
+    text: str
+    offsets: list[int]
+
+
 def generate(
     trie: CandidateTrie,
     mass: np.ndarray,
     background: Background | None,
     sampling: Sampling,
     rng: np.random.Generator,
-    token_text: Callable[[int], str],
+    token_bytes: Callable[[int], bytes],
     end_token: int,
-) -> tuple[list[str], list[float], list[dict[str, float]] | None, FinishReason, str]:
-    """Sample one completion: (token strings, logprobs, top logprobs, finish reason, text)."""
+) -> Generated:
+    """Sample one completion token by token until end-of-text, a stop sequence or max_tokens."""
     masses = mass.tolist()
     node: int | None = 0
-    texts: list[str] = []
+    strings: list[str] = []
     logprobs: list[float] = []
     tops: list[dict[str, float]] | None = [] if sampling.logprobs is not None else None
+    offsets: list[int] = []
     longest_stop = max((len(s) for s in sampling.stop), default=0)
     tail = 64 if sampling.temperature > 0 else (sampling.logprobs or 0) + 1
-    text = ""
-    while len(texts) < sampling.max_tokens:
+    raw, text = b"", ""
+    finish: FinishReason = "length"
+    while len(strings) < sampling.max_tokens:
         on_trie = node is not None and masses[node] > 0
         tokens, probs = next_distribution(trie, masses, node, background, tail)
-        if not tokens:
-            return texts, logprobs, tops, "stop", text
-        n_head = len(trie.child_tokens[node]) if on_trie else 0
-        pick = _pick(probs, n_head, sampling, rng)
+        pick = _pick(probs, len(trie.child_tokens[node]) if on_trie else 0, sampling, rng)
+        if not tokens or tokens[pick] == end_token:
+            finish = "stop"
+            break
         token = tokens[pick]
-        if token == end_token:
-            return texts, logprobs, tops, "stop", text
-        piece = token_text(token)
-        texts.append(piece)
+        piece = token_bytes(token)
+        strings.append(piece.decode("utf-8", "replace"))
         logprobs.append(math.log(probs[pick]))
+        offsets.append(len(text))
         if tops is not None:
-            tops.append(_top_map(tokens, probs, n_head, pick, sampling.logprobs or 0, token_text))
-        tail_start = max(0, len(text) - longest_stop)
-        text += piece
-        if longest_stop:
-            cut = _stop_position(text, sampling.stop, tail_start)
-            if cut is not None:
-                return _cut(texts, logprobs, tops, text, cut)
+            n_head = len(trie.child_tokens[node]) if on_trie else 0
+            k = sampling.logprobs or 0
+            tops.append(_top_map(tokens, probs, n_head, pick, k, token_bytes))
+        raw += piece
+        text = raw.decode("utf-8", "ignore")
+        cut = _stop_position(text, sampling.stop, max(0, offsets[-1] - longest_stop))
+        if cut is not None:
+            keep = sum(1 for offset in offsets if offset < cut)
+            top_kept = tops[:keep] if tops is not None else None
+            return Generated(
+                strings[:keep], logprobs[:keep], top_kept, "stop", text[:cut], offsets[:keep]
+            )
         node = trie.children[node].get(token) if on_trie else None
-    return texts, logprobs, tops, "length", text
+    return Generated(strings, logprobs, tops, finish, raw.decode("utf-8", "replace"), offsets)
+
+
+def token_offsets(pieces: Sequence[bytes]) -> list[int]:
+    """Character offset of each token's start in the text the pieces decode to together."""
+    offsets, raw = [], b""
+    for piece in pieces:
+        offsets.append(len(raw.decode("utf-8", "ignore")))
+        raw += piece
+    return offsets
 
 
 def _pick(probs: list[float], n_head: int, sampling: Sampling, rng: np.random.Generator) -> int:
@@ -220,8 +251,8 @@ def _pick(probs: list[float], n_head: int, sampling: Sampling, rng: np.random.Ge
 
     Entries after the first `n_head` are in decreasing order, so greedy looks at one of them.
     """
-    if sampling.temperature <= 0 or len(probs) == 1:
-        return max(range(min(len(probs), n_head + 1)), key=probs.__getitem__)
+    if sampling.temperature <= 0 or len(probs) <= 1:
+        return max(range(min(len(probs), n_head + 1)), key=probs.__getitem__, default=0)
     with np.errstate(divide="ignore"):
         scaled = np.log(np.array(probs)) / sampling.temperature
     weights = np.exp(scaled - scaled.max())
@@ -240,39 +271,20 @@ def _top_map(
     n_head: int,
     pick: int,
     k: int,
-    token_text: Callable[[int], str],
+    token_bytes: Callable[[int], bytes],
 ) -> dict[str, float]:
     """The k most probable tokens plus the chosen one, most probable first."""
     ranked = sorted(range(min(len(probs), n_head + k)), key=lambda i: -probs[i])
     chosen = ranked[:k] if pick in ranked[:k] else [*ranked[:k], pick]
     return {
-        token_text(tokens[i]): math.log(probs[i]) if probs[i] > 0 else -math.inf for i in chosen
+        token_bytes(tokens[i]).decode("utf-8", "replace"): (
+            math.log(probs[i]) if probs[i] > 0 else -math.inf
+        )
+        for i in chosen
     }
 
 
 def _stop_position(text: str, stop: Sequence[str], start: int) -> int | None:
+    """Where the first stop sequence begins in text[start:] (as an index into text), if any."""
     found = [p for p in (text.find(s, start) for s in stop if s) if p >= 0]
     return min(found) if found else None
-
-
-def _cut(
-    texts: list[str],
-    logprobs: list[float],
-    tops: list[dict[str, float]] | None,
-    text: str,
-    cut: int,
-) -> tuple[list[str], list[float], list[dict[str, float]] | None, FinishReason, str]:
-    """Drop the tokens that start at or after the stop sequence; the text ends before it."""
-    offset, keep = 0, 0
-    for piece in texts:
-        if offset >= cut:
-            break
-        offset += len(piece)
-        keep += 1
-    return (
-        texts[:keep],
-        logprobs[:keep],
-        tops[:keep] if tops is not None else None,
-        "stop",
-        text[:cut],
-    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,8 +22,10 @@ import scipy.sparse as sp
 
 from ftkit.backend.training.decoding import (
     Choice,
+    Generated,
     Sampling,
     generate,
+    token_offsets,
 )
 from ftkit.backend.training.examples import Format, render_chat
 from ftkit.backend.training.features import N_FEATURES, PromptVectorizer
@@ -149,17 +152,15 @@ class CompletionModel:
         )
         rng = np.random.default_rng(seed)
         candidates = self.head.prompt_candidates(self.vectorizer.transform(prompts))
-        token_text = functools.partial(_token_text, self.encoding.name)
+        token_bytes = functools.partial(_token_bytes, self.encoding.name)
         eot = self.encoding.eot_token
         results = []
         for prompt, (trie, mass, background) in zip(prompts, candidates, strict=True):
             echoed = self._echo(prompt, logprobs) if echo else None
             choices = []
             for _ in range(n):
-                tokens, lps, tops, finish, text = generate(
-                    trie, mass, background, sampling, rng, token_text, eot
-                )
-                choices.append(_choice(prompt, echoed, tokens, lps, tops, finish, text))
+                generated = generate(trie, mass, background, sampling, rng, token_bytes, eot)
+                choices.append(_choice(prompt, echoed, generated))
             results.append(choices)
         return results
 
@@ -192,24 +193,27 @@ class CompletionModel:
             seed=seed,
         )
 
-    def _echo(
-        self, prompt: str, logprobs: int | None
-    ) -> tuple[list[str], list[float | None], list[dict[str, float] | None] | None]:
+    def _echo(self, prompt: str, logprobs: int | None) -> _Echo:
         """Prompt tokens with the prompt-token model's logprobs (the first one has none)."""
         ids = np.array(self.encoding.encode_ordinary(prompt), dtype=np.int64)
-        texts = [_token_text(self.encoding.name, int(t)) for t in ids]
+        pieces = [_token_bytes(self.encoding.name, int(t)) for t in ids]
+        strings = [piece.decode("utf-8", "replace") for piece in pieces]
         lps: list[float | None] = [None, *self.prompt_lm.logprob(ids[1:]).tolist()][: len(ids)]
-        if logprobs is None:
-            return texts, lps, None
-        top_ids, top_probs = self.prompt_lm.top()
-        alternatives = {
-            _token_text(self.encoding.name, int(t)): float(np.log(p))
-            for t, p in zip(top_ids[:logprobs], top_probs[:logprobs], strict=True)
-        }
-        tops: list[dict[str, float] | None] = [None]
-        for text, lp in zip(texts[1:], lps[1:], strict=True):
-            tops.append({**alternatives, text: float(lp)})  # type: ignore[arg-type]
-        return texts, lps, tops[: len(ids)]
+        tops: list[dict[str, float] | None] | None = None
+        if logprobs is not None:
+            top_ids, top_probs = self.prompt_lm.top()
+            alternatives = {
+                _token_bytes(self.encoding.name, int(t)).decode("utf-8", "replace"): float(
+                    np.log(p)
+                )
+                for t, p in zip(top_ids[:logprobs], top_probs[:logprobs], strict=True)
+            }
+            tops = [None] + [
+                {**alternatives, s: float(lp or 0.0)}
+                for s, lp in zip(strings[1:], lps[1:], strict=True)
+            ]
+            tops = tops[: len(ids)]
+        return _Echo(strings, lps, tops, token_offsets(pieces))
 
 
 def base_model(name: str) -> CompletionModel:
@@ -230,29 +234,39 @@ def base_model(name: str) -> CompletionModel:
     return CompletionModel(name, data_format, vectorizer, prompt_lm, RetrievalHead(generator))
 
 
+@dataclass(frozen=True)
+class _Echo:
+    """The prompt's tokens as `echo` returns them."""
+
+    tokens: list[str]
+    logprobs: list[float | None]
+    top_logprobs: list[dict[str, float] | None] | None
+    offsets: list[int]
+
+
 @functools.lru_cache(maxsize=65536)
-def _token_text(encoding: str, token: int) -> str:
-    return get_encoding(encoding).decode_single_token_bytes(token).decode("utf-8", "replace")
+def _token_bytes(encoding: str, token: int) -> bytes:
+    return get_encoding(encoding).decode_single_token_bytes(token)
 
 
-def _choice(
-    prompt: str,
-    echoed: tuple[list[str], list[float | None], list[dict[str, float] | None] | None] | None,
-    tokens: list[str],
-    logprobs: list[float],
-    tops: list[dict[str, float]] | None,
-    finish: Any,
-    text: str,
-) -> Choice:
-    all_tokens: list[str] = list(tokens)
-    all_lps: list[float | None] = list(logprobs)
-    all_tops: list[dict[str, float] | None] | None = list(tops) if tops is not None else None
-    start = len(prompt)
-    if echoed is not None:
-        all_tokens = echoed[0] + all_tokens
-        all_lps = echoed[1] + all_lps
-        if all_tops is not None:
-            all_tops = (echoed[2] or []) + all_tops
-        text, start = prompt + text, 0
-    offsets = np.cumsum([start, *(len(t) for t in all_tokens)])[:-1].tolist()
-    return Choice(text, finish, all_tokens, all_lps, all_tops, offsets)
+def _choice(prompt: str, echoed: _Echo | None, generated: Generated) -> Choice:
+    """Join the echoed prompt (if any) and the generated completion into one Choice."""
+    tops = generated.top_logprobs
+    offsets = [len(prompt) + offset for offset in generated.offsets]
+    if echoed is None:
+        return Choice(
+            generated.text,
+            generated.finish_reason,
+            generated.tokens,
+            list(generated.logprobs),
+            list(tops) if tops is not None else None,
+            offsets,
+        )
+    return Choice(
+        prompt + generated.text,
+        generated.finish_reason,
+        echoed.tokens + generated.tokens,
+        echoed.logprobs + list(generated.logprobs),
+        (echoed.top_logprobs or []) + list(tops) if tops is not None else None,
+        echoed.offsets + offsets,
+    )

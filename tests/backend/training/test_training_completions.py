@@ -195,3 +195,26 @@ def test_chat_model_answers_with_the_assistant_content(tmp_path: Path) -> None:
     )
     assert accuracy > 0.7
     assert all(c[0].finish_reason == "stop" for c in replies)
+
+
+def test_characters_split_over_tokens_come_out_whole(tmp_path: Path) -> None:
+    """Labels whose characters span several byte tokens are generated intact, offsets in chars."""
+    labels = [" 猫咪", " 🦄 unicorn"]
+    rows = [
+        {"prompt": f"Animal {i}: {'horn' if i % 2 else 'cat'} ->", "completion": labels[i % 2]}
+        for i in range(40)
+    ]
+    request = TrainingRequest(
+        train_path=write_jsonl(tmp_path / "t.jsonl", rows),
+        base_model="davinci-002",
+        hyperparameters=resolve_hyperparameters(40),
+    )
+    model = load_model(train(request, out_dir=tmp_path / "out").model_path)
+    prompt = "Animal 99: cat ->"
+    choice = model.complete([prompt], max_tokens=20, temperature=0, logprobs=1)[0][0]
+    assert choice.text == " 猫咪"
+    assert len(choice.tokens) > 2
+    assert choice.text_offset[0] == len(prompt)
+    assert all(o <= len(prompt + choice.text) for o in choice.text_offset)
+    stopped = model.complete([prompt], max_tokens=20, temperature=0, stop="咪")[0][0]
+    assert (stopped.text, stopped.finish_reason) == (" 猫", "stop")

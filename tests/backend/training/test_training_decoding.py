@@ -26,9 +26,9 @@ labels_strategy = st.lists(
 )
 
 
-def token_text(token: int) -> str:
-    """A token's text."""
-    return ENCODING.decode_single_token_bytes(token).decode("utf-8", "replace")
+def token_bytes(token: int) -> bytes:
+    """A token's bytes."""
+    return ENCODING.decode_single_token_bytes(token)
 
 
 @settings(max_examples=60, deadline=None)
@@ -58,11 +58,10 @@ def test_generation_only_produces_candidates(labels: list[str], seed: int) -> No
     trie = CandidateTrie([[*ENCODING.encode_ordinary(label), EOT] for label in labels])
     mass = trie.node_mass(probs)
     sampling = Sampling(max_tokens=20, temperature=1.0, top_p=1.0, logprobs=1, stop=[])
-    tokens, logprobs, _, finish, text = generate(
-        trie, mass, None, sampling, np.random.default_rng(seed), token_text, EOT
-    )
-    assert finish == "stop"
-    assert text in labels
+    generated = generate(trie, mass, None, sampling, np.random.default_rng(seed), token_bytes, EOT)
+    tokens, logprobs = generated.tokens, generated.logprobs
+    assert generated.finish_reason == "stop"
+    assert generated.text in labels
     if len(trie.children[_node_of(trie, tokens)]) == 1:  # the end was forced: p(end) = 1
         assert math.isclose(sum(logprobs), math.log(1 / len(labels)), rel_tol=1e-9)
 
