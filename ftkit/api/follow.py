@@ -123,8 +123,15 @@ def _follow_poll(
     failures = 0
     while True:
         try:
-            job = yield from client._op_job_get(job_id)
+            # events first, then the job: each event is labelled with a status seen after it;
+            # a terminal job gets one more (usually empty) read for events of its last moments
             new = yield from _new_events(client, job_id, cursor, limit)
+            job = yield from client._op_job_get(job_id)
+            if job.status.terminal:
+                tail = cursor
+                for event in new:
+                    tail = advance(tail, event)
+                new += yield from _new_events(client, job_id, tail, RESUME_PAGE)
         except _TRANSIENT as exc:
             # the request's own retries are used up: an outage; keep following, patiently
             failures += 1

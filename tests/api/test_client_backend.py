@@ -356,7 +356,7 @@ def test_a_poll_costs_requests_for_new_events_not_for_history(backend, train_fil
         assert list(client.jobs.follow(job.id, updates[-4].cursor, **FAST)) == updates[-3:]
     stats = backend.stats()
     pages = [r["path"] for r in stats["requests"] if r["path"].endswith("/events")]
-    assert len(pages) == 2  # one page per resumed follow
+    assert len(pages) == 4  # per resumed follow: one page, and one for the last moments
     assert count(backend, "GET", r"/v1/fine_tuning/jobs/\{[a-z_]+\}") == 2
 
 

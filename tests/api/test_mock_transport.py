@@ -300,3 +300,30 @@ def test_retry_after_beyond_120_s_is_not_retried():
     with pytest.raises(RateLimitError):
         mock_client(handler).models.list()
     assert len(calls) == 1
+
+
+def test_follow_labels_events_with_a_status_seen_after_them():
+    """A job ending between the events read and the job read: its last events still arrive,
+    and the final update carries the terminal status (a race the backend cannot stage)."""
+    events = [
+        {"id": f"ev{i}", "created_at": i, "level": "info", "message": f"m{i}"} for i in range(3)
+    ]
+    job = {"id": "ftjob-1", "status": "running"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/events"):
+            newest_first = events[::-1]
+            after = request.url.params.get("after")
+            if after:
+                newest_first = newest_first[[e["id"] for e in newest_first].index(after) + 1 :]
+            limit = int(request.url.params.get("limit", 20))
+            page = newest_first[:limit]
+            return httpx.Response(200, json={"data": page, "has_more": len(newest_first) > limit})
+        if job["status"] == "running" and len(events) == 3:
+            job["status"] = "succeeded"  # ends right after the events were read
+            events.append({"id": "ev3", "created_at": 3, "level": "info", "message": "done"})
+        return httpx.Response(200, json=job)
+
+    updates = list(mock_client(handler).jobs.follow("ftjob-1", poll_interval_s=0))
+    assert [u.event.message for u in updates] == ["m0", "m1", "m2", "done"]
+    assert {u.job_status for u in updates} == {JobStatus.succeeded}
