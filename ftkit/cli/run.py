@@ -96,6 +96,11 @@ def _run_and_exit(trials: list[ExperimentConfig], output: OutputFormat, *, detac
         # nothing to do: answer from the run folders without starting Prefect
         _print_outcomes([folder.outcome(up_to_date=True) for folder in folders], output, detach)
         raise typer.Exit(0)
+    from ftkit.api import Client
+
+    for trial in trials:
+        if trial.provider.kind != "local":
+            Client(trial.provider).close()  # a missing key or URL fails here, before Prefect
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
     from flows.ephemeral import EphemeralAPI
@@ -169,39 +174,23 @@ def _print_outcome(outcome: Any, *, detach: bool) -> None:
         typer.echo(f"follow   ftkit follow {state.run_id}")
 
 
-class _WithoutFtkitTracebacks(logging.Formatter):
-    """Formats like `inner`, minus the traceback of ftkit's own (user-facing) errors."""
-
-    def __init__(self, inner: logging.Formatter | None) -> None:
-        super().__init__()
-        self.inner = inner or logging.Formatter()
-
-    def format(self, record: logging.LogRecord) -> str:
-        if not (record.exc_info and isinstance(record.exc_info[1], FtkitError)):
-            return self.inner.format(record)
-        saved = record.exc_info, record.exc_text
-        record.exc_info, record.exc_text = None, None
-        try:
-            return self.inner.format(record)
-        finally:
-            record.exc_info, record.exc_text = saved
-
-
 def _keep_provider_errors_to_one_line() -> None:
-    """Prefect logs task failures with tracebacks; on the console, ftkit errors stay one line.
+    """Log ftkit's own errors (provider, data, config) without their tracebacks.
 
-    The Prefect API (and UI) still receives the full traceback.
+    Prefect logs a failing task or flow with `logger.exception`; for an FtkitError the message
+    already says what happened and what to do, so the traceback is noise on the console.
+    Prefect reconfigures its handlers while it starts, so this works at record creation (for
+    the `ftkit run` process only; the flow run's logs in the UI then carry the message alone).
     """
-    from prefect.logging.configuration import setup_logging
-    from prefect.logging.handlers import PrefectConsoleHandler
+    make_record = logging.getLogRecordFactory()
 
-    setup_logging()
-    for logger in [logging.getLogger(), *map(logging.getLogger, logging.root.manager.loggerDict)]:
-        for handler in getattr(logger, "handlers", []):
-            if isinstance(handler, PrefectConsoleHandler) and not isinstance(
-                handler.formatter, _WithoutFtkitTracebacks
-            ):
-                handler.setFormatter(_WithoutFtkitTracebacks(handler.formatter))
+    def without_ftkit_traceback(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        if record.exc_info and isinstance(record.exc_info[1], FtkitError):
+            record.exc_info = None
+        return record
+
+    logging.setLogRecordFactory(without_ftkit_traceback)
 
 
 def register(app: typer.Typer) -> None:

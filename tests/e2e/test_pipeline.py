@@ -159,3 +159,11 @@ def test_detach_returns_once_the_job_exists_and_follow_finishes_it(
         detached["job_id"],
         2,
     )
+
+
+def test_provider_error_is_one_line_without_traceback(quickstart_args: list[str]) -> None:
+    """An unknown base model is the provider's 400 in one line, exit 1, no traceback."""
+    code, out, err = run_cli("run", *quickstart_args, "job.model=nope-001")
+    assert code == 1
+    assert "error: create a fine-tune job failed: HTTP 400 [model_not_available]" in err
+    assert "Traceback" not in err + out
