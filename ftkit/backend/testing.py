@@ -69,6 +69,8 @@ class BackendHandle:
 
 @contextlib.contextmanager
 def started_backend(settings: BackendSettings) -> Iterator[BackendHandle]:
-    """Run a backend for the duration of the block and hand out its `BackendHandle`."""
-    with running_backend(settings) as url, httpx.Client(timeout=30) as http:
+    """Run a backend for the duration of the block and hand out its `BackendHandle` (whose
+    admin calls carry the first API key when the server has keys)."""
+    headers = {"Authorization": f"Bearer {settings.api_keys[0]}"} if settings.api_keys else {}
+    with running_backend(settings) as url, httpx.Client(timeout=30, headers=headers) as http:
         yield BackendHandle(url=url, settings=settings, http=http)

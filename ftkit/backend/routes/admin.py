@@ -1,4 +1,6 @@
-"""`/_ftkit/*`: test and benchmark controls (not part of the OpenAI API; no key needed).
+"""`/_ftkit/*`: test and benchmark controls (not part of the OpenAI API). An open server
+answers them to anyone; a server with keys wants any valid key (`enable_admin=False` removes
+them).
 
 POST/GET/DELETE /_ftkit/faults (a FaultPlan), GET/DELETE /_ftkit/stats,
 POST/GET /_ftkit/settings (simulated delays: step_seconds, queue_seconds, time_scale).
@@ -8,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from ftkit.backend.deps import StateDep
+from ftkit.backend.deps import StateDep, current_org
 from ftkit.backend.settings import FaultPlan
 
-router = APIRouter(prefix="/_ftkit", tags=["admin"])
+router = APIRouter(prefix="/_ftkit", tags=["admin"], dependencies=[Depends(current_org)])
 
 
 class TimingUpdate(BaseModel):
