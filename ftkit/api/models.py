@@ -7,7 +7,7 @@ models by `ftkit.api.dialects`, so callers never branch on the dialect.
 from __future__ import annotations
 
 import enum
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -191,7 +191,7 @@ class ChatChoice(_Model):
 
     index: int
     content: str | None
-    role: Literal["assistant"] | str = "assistant"
+    role: str = "assistant"
     finish_reason: str | None = None
     logprobs: dict[str, Any] | None = None
 
