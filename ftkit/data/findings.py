@@ -147,6 +147,7 @@ CODE_ORDER = (
 )
 
 LONG_SEPARATOR = 10  # legacy: a common suffix this long is "very long"
+WEAK_SEPARATOR = 3  # a shorter common ending that is no known marker ("." or "?") is weak
 LONG_PROMPT_PREFIX = 12  # legacy: a longer common prompt prefix is worth removing
 LONG_COMPLETION_PREFIX = 5
 IMBALANCE_RATIO = 10
@@ -271,9 +272,14 @@ def _separator_findings(scan: Scan, fixes: set[str], decisions: Decisions) -> li
             )
         ]
     suffix = scan.prompt_suffix or ""
+    marker = next((s for s in ALL_SEPARATORS if suffix.endswith(s)), None)
+    if suffix and marker is None and len(suffix.strip()) < WEAK_SEPARATOR:
+        # One or two characters such as "." or "?" also end sentences inside prompts: a weak
+        # marker. It is reported, and add-separator appends a real one.
+        return _no_separator(scan, fixes, decisions, weak=suffix)
     if suffix:
         # A known marker at the end is the separator; text before it belongs to the prompts.
-        suffix = next((s for s in ALL_SEPARATORS if suffix.endswith(s)), suffix)
+        suffix = marker or suffix
         decisions.prompt_separator = suffix
         inside = _separator_inside(scan, suffix)
         long_note = (
@@ -291,18 +297,30 @@ def _separator_findings(scan: Scan, fixes: set[str], decisions: Decisions) -> li
             ),
             *inside,
         ]
+    return _no_separator(scan, fixes, decisions, weak=None)
+
+
+def _no_separator(
+    scan: Scan, fixes: set[str], decisions: Decisions, weak: str | None
+) -> list[Finding]:
     allowed = [s for s in scan.separators_unused if s != " ->" or not scan.prompt_newline]
     candidate = next((s for s in SEPARATORS if s in allowed), SEPARATOR_FALLBACK)
     fixed = "add-separator" in fixes
     if fixed:
         decisions.add_separator = decisions.prompt_separator = candidate
+    elif weak:
+        decisions.prompt_separator = weak
+    problem = (
+        f"Prompts only share the ending {_q(weak)}, which also ends sentences"
+        if weak
+        else "Prompts do not end with a common separator"
+    )
     return [
         Finding(
             code="no_prompt_separator",
             severity="warning",
-            message="Prompts do not end with a common separator, so the model cannot tell "
-            f"where a prompt ends; pass --fix add-separator to append {_q(candidate)} "
-            "(and end prompts with it at inference).",
+            message=f"{problem}, so the model cannot tell where a prompt ends; pass --fix "
+            f"add-separator to append {_q(candidate)} (and end prompts with it at inference).",
             fixed_by="add-separator" if fixed else None,
         )
     ]

@@ -244,3 +244,13 @@ def test_unknown_chat_keys_are_not_written(prepare: Prepare) -> None:
     assert finding(prepared, "chat_unknown_keys").count == 30
     first = json.loads(Path(prepared.splits["train"].path).read_text().splitlines()[0])
     assert set(first) == {"messages"} and set(first["messages"][0]) == {"role", "content"}
+
+
+def test_a_full_stop_is_a_weak_separator(prepare: Prepare) -> None:
+    """Prompts that only share a final "." get add-separator advice, and the fix adds a marker."""
+    rows = [
+        {"prompt": f"Film review {i}.", "completion": " yes" if i % 2 else " no"} for i in range(30)
+    ]
+    weak = finding(prepare(rows), "no_prompt_separator")
+    assert "'.'" in weak.message and "add-separator" in weak.message
+    assert prepare(rows, fixes=["add-separator"]).prompt_separator == " ->"
