@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -106,8 +108,7 @@ def _run_and_exit(trials: list[ExperimentConfig], output: OutputFormat, *, detac
     from flows.ephemeral import EphemeralAPI
 
     prefect_api = EphemeralAPI().start_in_background()
-    _keep_provider_errors_to_one_line()
-    with api_base_url(trials[0]) as base_url:
+    with _ftkit_errors_without_tracebacks(), api_base_url(trials[0]) as base_url:
         prefect_api.wait()
         results = asyncio.run(_run_trials(trials, base_url, detach=detach))
     outcomes = [outcome for outcome, _ in results]
@@ -174,13 +175,14 @@ def _print_outcome(outcome: Any, *, detach: bool) -> None:
         typer.echo(f"follow   ftkit follow {state.run_id}")
 
 
-def _keep_provider_errors_to_one_line() -> None:
-    """Log ftkit's own errors (provider, data, config) without their tracebacks.
+@contextmanager
+def _ftkit_errors_without_tracebacks() -> Iterator[None]:
+    """While running flows, log ftkit's own errors (provider, data, config) without tracebacks.
 
     Prefect logs a failing task or flow with `logger.exception`; for an FtkitError the message
     already says what happened and what to do, so the traceback is noise on the console.
-    Prefect reconfigures its handlers while it starts, so this works at record creation (for
-    the `ftkit run` process only; the flow run's logs in the UI then carry the message alone).
+    Prefect reconfigures its handlers while it starts, so this works at record creation (the
+    flow run's logs in the UI then carry the message alone).
     """
     make_record = logging.getLogRecordFactory()
 
@@ -191,6 +193,10 @@ def _keep_provider_errors_to_one_line() -> None:
         return record
 
     logging.setLogRecordFactory(without_ftkit_traceback)
+    try:
+        yield
+    finally:
+        logging.setLogRecordFactory(make_record)
 
 
 def register(app: typer.Typer) -> None:
