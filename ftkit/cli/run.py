@@ -58,7 +58,7 @@ def run(
     """
     resolved = load_config(config, overrides or [])
     trials = [trial for _, trial in expand_sweep(resolved)]
-    _run_and_exit(trials, output, detach=detach)
+    _run_and_exit(trials, output, detach=detach, parallel=resolved.sweep.max_parallel)
 
 
 def follow(
@@ -89,7 +89,9 @@ def deploy(config: ConfigArg, overrides: OverridesArg = None) -> None:
     serve_config(resolved)
 
 
-def _run_and_exit(trials: list[ExperimentConfig], output: OutputFormat, *, detach: bool) -> None:
+def _run_and_exit(
+    trials: list[ExperimentConfig], output: OutputFormat, *, detach: bool, parallel: int = 1
+) -> None:
     from ftkit.runs import RunFolder
     from ftkit.runs.endpoint import api_base_url
 
@@ -110,7 +112,7 @@ def _run_and_exit(trials: list[ExperimentConfig], output: OutputFormat, *, detac
     prefect_api = EphemeralAPI().start_in_background()
     with _ftkit_errors_without_tracebacks(), api_base_url(trials[0]) as base_url:
         prefect_api.wait()
-        results = asyncio.run(_run_trials(trials, base_url, detach=detach))
+        results = asyncio.run(_run_trials(trials, base_url, detach=detach, parallel=parallel))
     outcomes = [outcome for outcome, _ in results]
     exit_code = max(code for _, code in results)
     _print_outcomes(outcomes, output, detach)
@@ -126,10 +128,16 @@ def _print_outcomes(outcomes: list[Any], output: OutputFormat, detach: bool) -> 
 
 
 async def _run_trials(
-    trials: list[ExperimentConfig], base_url: str | None, *, detach: bool
+    trials: list[ExperimentConfig], base_url: str | None, *, detach: bool, parallel: int
 ) -> list[tuple[Any, int]]:
-    """Run the flow for each config (sweep trials one after another)."""
-    return [await _run_one(trial, base_url, detach=detach) for trial in trials]
+    """Run the flow for each config; sweep trials run `sweep.max_parallel` at a time."""
+    slots = asyncio.Semaphore(parallel)
+
+    async def run_in_slot(trial: ExperimentConfig) -> tuple[Any, int]:
+        async with slots:
+            return await _run_one(trial, base_url, detach=detach)
+
+    return list(await asyncio.gather(*(run_in_slot(trial) for trial in trials)))
 
 
 async def _run_one(
