@@ -247,10 +247,6 @@ class Store:
             )
             return cursor.rowcount > 0
 
-    def has_event(self, job_id: str, key: str) -> bool:
-        """Whether an event with this key was recorded."""
-        return bool(self._rows("SELECT 1 FROM events WHERE job_id = ? AND key = ?", (job_id, key)))
-
     def events(self, job_id: str, *, after_seq: int = 0) -> list[tuple[int, EventRecord]]:
         """Events oldest first with their sequence numbers, after `after_seq`."""
         rows = self._rows(

@@ -140,3 +140,20 @@ def test_base_models_answer_completions_and_chat(api: httpx.Client) -> None:
         json={"model": "babbage-002", "messages": [{"role": "user", "content": "Hi"}]},
     )
     assert wrong.status_code == 404
+
+
+def test_null_parameters_take_their_defaults(api: httpx.Client) -> None:
+    """openai 0.28 sends every CLI option, unset ones as null: they mean the default."""
+    body = complete(
+        api,
+        model="babbage-002",
+        prompt="Hello",
+        max_tokens=2,
+        temperature=None,
+        top_p=None,
+        n=None,
+        logprobs=None,
+        stop=None,
+        stream=None,
+    )
+    assert len(body["choices"]) == 1 and body["choices"][0]["logprobs"] is None

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.responses import Response
 
 from ftkit.backend.deps import OrgDep, StateDep
@@ -26,6 +26,14 @@ Stop = str | Annotated[list[str], Field(max_length=4)] | None
 
 class _Sampling(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_default(cls, data: Any) -> Any:
+        """JSON null for an optional parameter means its default (openai<1 sends nulls)."""
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
 
     model: str
     temperature: float = Field(1.0, ge=0, le=2)
