@@ -99,7 +99,7 @@ class SoftmaxSGDClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: sp.csr_matrix) -> np.ndarray:
         """Class probabilities, columns in `classes_` order."""
         check_is_fitted(self)
-        return self._proba(sp.csr_matrix(X))
+        return self._proba(X if sp.isspmatrix_csr(X) else sp.csr_matrix(X))
 
     def predict(self, X: sp.csr_matrix) -> np.ndarray:
         """The most probable class of each row."""
