@@ -254,3 +254,18 @@ def test_a_full_stop_is_a_weak_separator(prepare: Prepare) -> None:
     weak = finding(prepare(rows), "no_prompt_separator")
     assert "'.'" in weak.message and "add-separator" in weak.message
     assert prepare(rows, fixes=["add-separator"]).prompt_separator == " ->"
+
+
+def test_identical_completions_are_an_error(prepare: Prepare) -> None:
+    """All completions the same leaves nothing to learn (a wrong column, most likely)."""
+    rows = [{"prompt": f"q {i}{SEP}", "completion": " same\n"} for i in range(30)]
+    assert finding(prepare(rows), "identical_completions").severity == "error"
+
+
+def test_uppercase_completions(prepare: Prepare) -> None:
+    """Mostly uppercase completions are flagged, and --fix lowercase lowercases them."""
+    rows = [{"prompt": f"q {i}{SEP}", "completion": f" ANSWER {i % 3}\n"} for i in range(30)]
+    assert finding(prepare(rows), "uppercase_completion").severity == "warning"
+    fixed = prepare(rows, fixes=["lowercase"])
+    assert fixed.classes == [" answer 0\n", " answer 1\n", " answer 2\n"]
+    assert finding(fixed, "uppercase_completion").fixed_by == "lowercase"
