@@ -78,6 +78,8 @@ class JobRecord(BaseModel):
     total_steps: int | None = None
     n_train_examples: int | None = None
     pause_count: int = 0
+    started_at: float | None = None
+    estimated_finish: int | None = None
 
 
 class EventRecord(BaseModel):

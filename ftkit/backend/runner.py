@@ -237,6 +237,10 @@ class JobRunner:
             return
         every = max(1, -(-total_steps // METRICS_EVENTS_PER_JOB))
         if step % every == 0 or step == total_steps or step == 1:
+            if job.started_at is not None:
+                per_step = (time.time() - job.started_at) / step
+                finish = int(time.time() + per_step * (total_steps - step))
+                self.store.update_job(job.id, estimated_finish=finish)
             data = metrics_event_data(metrics, total_steps)
             self.store.add_event(
                 job.id, f"step:{step}", metrics_message(data), type="metrics", data=data
@@ -461,6 +465,7 @@ class JobRunner:
                 expect=("pending", "queued", "running"),
                 status="running",
                 resolved=resolved,
+                started_at=time.time(),
                 **fail,
             )
             if job is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -203,11 +204,18 @@ def test_chat_data_for_a_completion_model_is_an_invalid_training_file(
 def test_pause_and_resume_finish_the_job_without_repeating_events(
     backend: Any, api: httpx.Client, train_file: Path
 ) -> None:
-    """running → paused → queued → running → succeeded; each step's metrics event once."""
+    """running (with an estimated finish) → paused → queued → running → succeeded; each
+    step's metrics event once."""
     backend.set_timing(step_seconds=0.01)
     job = create(api, training_file=upload(api, train_file)["id"], hyperparameters={"n_epochs": 1})
     wait_for(api, f"/fine_tuning/jobs/{job['id']}", ("running",))
+    deadline = time.monotonic() + 10
+    while (running := api.get(f"/fine_tuning/jobs/{job['id']}").json())["estimated_finish"] is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert running["estimated_finish"] >= running["created_at"]
     paused = api.post(f"/fine_tuning/jobs/{job['id']}/pause").json()
+    assert paused["estimated_finish"] is None
     assert paused["status"] == "paused"
     assert api.post(f"/fine_tuning/jobs/{job['id']}/pause").status_code == 400
     backend.set_timing(step_seconds=0)

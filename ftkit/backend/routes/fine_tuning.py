@@ -123,7 +123,7 @@ def job_object(job: JobRecord) -> dict[str, Any]:
         "error": job.error.model_dump() if job.error else None,
         "user_provided_suffix": job.suffix,
         "seed": job.seed,
-        "estimated_finish": None,
+        "estimated_finish": job.estimated_finish if job.status == "running" else None,
         "integrations": job.integrations or [],
         "metadata": job.metadata,
         "method": {"type": job.method_type, job.method_type: {"hyperparameters": hyper}},
