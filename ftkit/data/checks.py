@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ftkit.data.counting import example_tokens
+from ftkit.data.counting import chat_tokens
 from ftkit.data.models import DataShape, Finding, Severity, TaskType
 from ftkit.data.parsing import Example, Problem, detect_shape, parse_payload, to_example
 from ftkit.data.reading import Chunk
@@ -161,6 +161,7 @@ class Scan:
     def __post_init__(self) -> None:
         self.tally = Tally(self.options.max_lines)
         self._completion_cache: dict[str, tuple[bytes, int, int]] = {}
+        self._completion_tokens: dict[str, int] = {}
         self._inside_checks: tuple[str | None, list[tuple[int, str]]] = (None, [])
 
     @property
@@ -220,8 +221,17 @@ class Scan:
         self._add_example(example)
 
     def _count(self, example: Example, encoding: Any) -> int:
-        record = example.record if self.options.shape == "chat" else None
-        tokens, completion = example_tokens(example.prompt, example.completion, record, encoding)
+        if self.options.shape == "chat":
+            tokens, completion = chat_tokens(example.record, encoding)
+        else:
+            # Completions repeat (labels): their counts are cached; prompts are counted.
+            completion = self._completion_tokens.get(example.completion, -1)
+            if completion < 0:
+                completion = len(encoding.encode_ordinary(example.completion))
+                if len(self._completion_tokens) > 4096:
+                    self._completion_tokens.clear()
+                self._completion_tokens[example.completion] = completion
+            tokens = len(encoding.encode_ordinary(example.prompt)) + completion
         self.tokens.append(tokens)
         self.max_completion_tokens = max(self.max_completion_tokens, completion)
         if tokens > self.options.context_limit:
@@ -464,7 +474,8 @@ def scan_chunk(options: ScanOptions, chunk: Chunk, last_line: int, unterminated:
     """The scan of one chunk (run in a worker process or in-process)."""
     scan = Scan(options)
     scan.add_chunk(chunk, last_line, unterminated)
-    scan._completion_cache.clear()  # a cache, not a result: not sent back
+    scan._completion_cache.clear()  # caches, not results: not sent back
+    scan._completion_tokens.clear()
     return scan
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import tiktoken
+if TYPE_CHECKING:
+    import tiktoken
 
 
 def example_tokens(
@@ -12,14 +13,21 @@ def example_tokens(
 ) -> tuple[int, int]:
     """(tokens of the whole example, tokens of what the model learns to write).
 
-    Prompt/completion: prompt + completion tokens. Chat (`record` given): content, role and name
-    tokens plus the 3-token framing per message and the 3-token reply priming of the OpenAI
-    cookbook's counting recipe; the completion is the last assistant message.
+    Prompt/completion: prompt + completion tokens. Chat (`record` given): see chat_tokens.
+    """
+    if record is not None:
+        return chat_tokens(record, encoding)
+    completion_tokens = len(encoding.encode_ordinary(completion))
+    return len(encoding.encode_ordinary(prompt)) + completion_tokens, completion_tokens
+
+
+def chat_tokens(record: dict[str, Any], encoding: tiktoken.Encoding) -> tuple[int, int]:
+    """(tokens of a chat example, tokens of its last assistant message).
+
+    Content, role and name tokens plus the 3-token framing per message and the 3-token reply
+    priming of the OpenAI cookbook's counting recipe.
     """
     encode = encoding.encode_ordinary
-    if record is None:
-        completion_tokens = len(encode(completion))
-        return len(encode(prompt)) + completion_tokens, completion_tokens
     total = 3
     last = 0
     for message in record["messages"]:
