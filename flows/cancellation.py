@@ -15,14 +15,13 @@ import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from prefect import get_client
+from prefect import get_client, runtime
 from prefect.client.schemas.objects import FlowRun, StateType
-from prefect.runtime import flow_run
 
 from ftkit.api import Client, Job
 from ftkit.config import ExperimentConfig
 from ftkit.errors import ConflictError
-from ftkit.runs import FINAL_STATUSES, RunFolder
+from ftkit.runs import FINAL_STATUSES, RunError, RunFolder
 from ftkit.runs.endpoint import api_base_url
 
 CHECK_INTERVAL_S = 2.0
@@ -44,7 +43,7 @@ async def follow_unless_cancelled(
 ) -> Job:
     """Await `following`; if this flow run is cancelled first, stop it and await `cancel()`."""
     follow_task = asyncio.ensure_future(following)
-    watch_task = asyncio.ensure_future(cancel_requested(flow_run.id))
+    watch_task = asyncio.ensure_future(cancel_requested(runtime.flow_run.id))
     await asyncio.wait({follow_task, watch_task}, return_when=asyncio.FIRST_COMPLETED)
     if follow_task.done():
         watch_task.cancel()
@@ -57,9 +56,12 @@ async def follow_unless_cancelled(
     return await cancel()
 
 
-def cancel_remote_job(flow: object, run: FlowRun, state: object) -> None:
-    """on_cancellation hook: cancel the job of a flow run that its runner killed."""
-    config = ExperimentConfig.model_validate(run.parameters["config"])
+def cancel_remote_job(flow: object, flow_run: FlowRun, state: object) -> None:
+    """on_cancellation hook: cancel the job of a flow run that its runner killed.
+
+    Prefect calls it with keyword arguments (flow, flow_run, state), in the runner process.
+    """
+    config = ExperimentConfig.model_validate(flow_run.parameters["config"])
     folder = RunFolder.for_config(config)
     recorded = folder.load_state()
     if recorded.job_id is None or recorded.status in FINAL_STATUSES:
@@ -68,4 +70,7 @@ def cancel_remote_job(flow: object, run: FlowRun, state: object) -> None:
         with contextlib.suppress(ConflictError):
             client.jobs.cancel(recorded.job_id)
         folder.save_model(folder.job_json, client.jobs.get(recorded.job_id))
-    folder.update(status="cancelled", stage="follow")
+    folder.update(
+        status="cancelled",
+        error=RunError(message=f"flow run {flow_run.id} was cancelled; job {recorded.job_id} too"),
+    )
