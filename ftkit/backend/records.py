@@ -79,6 +79,7 @@ class JobRecord(BaseModel):
     n_train_examples: int | None = None
     pause_count: int = 0
     started_at: float | None = None
+    runner: str | None = Field(None, description="The job runner training it (see Store.beat).")
     estimated_finish: int | None = None
 
 

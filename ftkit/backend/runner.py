@@ -6,9 +6,12 @@ starts in milliseconds without forking the threaded server process (fork is unsa
 without a cold interpreter per job (spawn costs ~1.5 s of imports). Each worker holds one end of
 a pipe; when the server process dies the pipe closes and the worker exits.
 
-The database is the source of truth: jobs that were `running` when the server stopped are found
-again at start-up and re-run from the beginning with the same seed, so they produce the same
-steps; events are keyed, so none is recorded twice.
+The database is the source of truth: jobs that were `running` when their server stopped are
+found again and re-run from the beginning with the same seed, so they produce the same steps;
+events are keyed, so none is recorded twice. Several servers may share one data directory:
+each runner beats in the database every second, and a running job is taken over only when its
+runner stopped, its process is gone, or it has not beaten for 5 s. A runner also stops its
+workers when another server paused or cancelled their job.
 """
 
 from __future__ import annotations
@@ -128,6 +131,8 @@ class JobRunner:
         self._active: dict[str, _Active] = {}
         self._commands: SimpleQueue[tuple[str, Any]] = SimpleQueue()
         self._stopping = threading.Event()
+        self.id = new_id("runner-", 16)
+        self._last_beat = 0.0
         self._thread = threading.Thread(target=self._loop, name="ftkit-job-runner", daemon=True)
 
     # called from request threads ---------------------------------------------------------------
@@ -140,6 +145,7 @@ class JobRunner:
         """Stop the thread and end every worker (their jobs resume on the next start)."""
         self._stopping.set()
         self._thread.join(timeout=5)
+        self.store.forget_runner(self.id)
         for active in self._active.values():
             active.conn.close()
             active.process.join(timeout=1)
@@ -162,12 +168,26 @@ class JobRunner:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
+                self._heartbeat()
                 self._run_commands()
                 self._poll_workers(timeout=0.02)
                 self._advance_jobs()
             except Exception:
                 log.exception("job runner iteration failed")
                 time.sleep(0.2)
+
+    def _heartbeat(self) -> None:
+        """Beat every second; and stop workers whose job another server paused or cancelled."""
+        now = time.monotonic()
+        if now - self._last_beat < 1.0:
+            return
+        self._last_beat = now
+        self.store.beat(self.id)
+        for active in list(self._active.values()):
+            job = self.store.get_job(active.job_id)
+            if active.stop_sent_at is None and (job is None or job.status != "running"):
+                active.stop_sent_at = now
+                self._send(active, ("stop",))
 
     def _run_commands(self) -> None:
         while True:
@@ -360,7 +380,8 @@ class JobRunner:
         jobs = [j for j in self.store.jobs_with_status(ACTIVE_STATUSES) if j.id not in self._active]
         for job in jobs:
             if job.status == "running":
-                self._start(job)  # was running when the server stopped: run it again
+                if job.runner is None or not self.store.runner_alive(job.runner):
+                    self._start(job)  # its server stopped or died: run it again
             elif job.status == "validating_files" or (
                 job.status == "pending" and job.n_train_examples is None
             ):
@@ -460,16 +481,18 @@ class JobRunner:
                 "fail_message": plan.fail_job_message,
             }
         with self.store.transaction():
+            current = self.store.get_job(job.id)
+            if current is None or (current.status, current.runner) != (job.status, job.runner):
+                return  # another runner took it meanwhile
             job = self.store.update_job(
                 job.id,
-                expect=("pending", "queued", "running"),
                 status="running",
                 resolved=resolved,
                 started_at=time.time(),
+                runner=self.id,
                 **fail,
             )
-            if job is None:
-                return
+            assert job is not None
             lifecycle.started(self.store, job)
         parent = self.store.get_model(job.parent_model, job.org) if job.parent_model else None
         request = {

@@ -44,12 +44,15 @@ CREATE TABLE IF NOT EXISTS steps (
 CREATE TABLE IF NOT EXISTS checkpoints (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, job_id TEXT NOT NULL,
     model TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runners (
+    id TEXT PRIMARY KEY, pid INTEGER NOT NULL, heartbeat REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS models (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, org TEXT NOT NULL,
     doc TEXT NOT NULL);
 """
 
 R = TypeVar("R", bound=BaseModel)
+RUNNER_STALE_S = 5.0  # a runner that has not beaten for this long is gone
 
 
 def _dump(record: BaseModel) -> str:
@@ -313,6 +316,34 @@ class Store:
             CheckpointRecord, "SELECT doc FROM checkpoints WHERE model = ?", (model,)
         )
         return found[0] if found and found[0].org == org else None
+
+    # job runners (several servers may share a data dir) -------------------------------------
+
+    def beat(self, runner_id: str) -> None:
+        """Record that a job runner of this process is alive."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO runners (id, pid, heartbeat) VALUES (?, ?, ?)",
+                (runner_id, os.getpid(), time.time()),
+            )
+
+    def forget_runner(self, runner_id: str) -> None:
+        """A runner stopped cleanly: its running jobs may be resumed at once."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM runners WHERE id = ?", (runner_id,))
+
+    def runner_alive(self, runner_id: str) -> bool:
+        """Whether a runner beat recently and its process still exists."""
+        rows = self._rows("SELECT pid, heartbeat FROM runners WHERE id = ?", (runner_id,))
+        if not rows or time.time() - rows[0][1] > RUNNER_STALE_S:
+            return False
+        try:
+            os.kill(rows[0][0], 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
     # models ------------------------------------------------------------------------------------
 

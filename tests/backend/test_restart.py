@@ -160,3 +160,31 @@ def _answers(api: httpx.Client) -> bool:
         return api.get("/models").status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_two_servers_on_one_data_dir_share_jobs_without_duplicating_them(
+    tmp_path: Path, train_file: Path
+) -> None:
+    """The second server neither re-runs nor duplicates the first one's job (its long queue delay
+    leaves the job to the first); a cancel through the second server stops the training."""
+    data_dir = tmp_path / "data"
+    with (
+        started_backend(BackendSettings(data_dir=data_dir, step_seconds=0.02)) as first,
+        httpx.Client(base_url=first.url) as api_first,
+        started_backend(BackendSettings(data_dir=data_dir, queue_seconds=60)) as second,
+        httpx.Client(base_url=second.url) as api_second,
+    ):
+        file = upload(api_first, train_file)
+        job = api_first.post(
+            "/fine_tuning/jobs", json={"model": "babbage-002", "training_file": file["id"]}
+        ).json()
+        wait_until(lambda: len(metrics_steps(api_second, job["id"])) >= 3)
+        time.sleep(0.5)
+        steps = metrics_steps(api_second, job["id"])
+        assert len(steps) == len(set(steps)) and max(steps) < 100  # trained once, slowly
+        api_second.post(f"/fine_tuning/jobs/{job['id']}/cancel")
+        time.sleep(1.5)
+        steps_after_cancel = max(metrics_steps(api_first, job["id"]))
+        time.sleep(0.5)
+        assert max(metrics_steps(api_first, job["id"])) == steps_after_cancel
+        assert api_first.get(f"/fine_tuning/jobs/{job['id']}").json()["status"] == "cancelled"
