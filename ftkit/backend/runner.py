@@ -112,7 +112,7 @@ class _Active:
 
 
 class JobRunner:
-    """Drives every active job; routes talk to it only through `wake`, `stop_job`, `set_timing`."""
+    """Drives every active job; routes talk to it only through `stop_job` and `set_timing`."""
 
     def __init__(
         self,
@@ -145,7 +145,6 @@ class JobRunner:
         """Stop the thread and end every worker (their jobs resume on the next start)."""
         self._stopping.set()
         self._thread.join(timeout=5)
-        self.store.forget_runner(self.id)
         for active in self._active.values():
             active.conn.close()
             active.process.join(timeout=1)
@@ -153,6 +152,7 @@ class JobRunner:
                 active.process.kill()
                 active.process.join(timeout=1)
         self._active.clear()
+        self.store.forget_runner(self.id)
 
     def stop_job(self, job_id: str) -> None:
         """Ask the worker of a job (if any) to stop at its next step."""
@@ -380,8 +380,9 @@ class JobRunner:
         jobs = [j for j in self.store.jobs_with_status(ACTIVE_STATUSES) if j.id not in self._active]
         for job in jobs:
             if job.status == "running":
-                if job.runner is None or not self.store.runner_alive(job.runner):
-                    self._start(job)  # its server stopped or died: run it again
+                owner = job.runner
+                if owner is None or owner == self.id or not self.store.runner_alive(owner):
+                    self._start(job)  # its server (or its worker) stopped or died: run it again
             elif job.status == "validating_files" or (
                 job.status == "pending" and job.n_train_examples is None
             ):
