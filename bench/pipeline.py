@@ -78,7 +78,7 @@ async def plain_steps(config: Any, base_url: str) -> dict[str, float]:
         timings["prepare"] = time.perf_counter() - t
         t = time.perf_counter()
         file_ids = await steps.upload(client, run, prepared)
-        job = await steps.create_job(client, run, config, file_ids)
+        job = await steps.create_job(client, run, config, prepared, file_ids)
         timings["upload+create"] = time.perf_counter() - t
         t = time.perf_counter()
         job = await steps.follow(client, run, config, job)

@@ -88,11 +88,15 @@ async def upload(client: AsyncClient, run: RunFolder, prepared: PreparedData) ->
 
 @api_task
 async def create_job(
-    client: AsyncClient, run: RunFolder, config: ExperimentConfig, file_ids: list[str]
+    client: AsyncClient,
+    run: RunFolder,
+    config: ExperimentConfig,
+    prepared: PreparedData,
+    file_ids: list[str],
 ) -> Job:
     """Create the fine-tune job, exactly one per run key."""
     with run.timed("create_job"):
-        job = await steps.create_job(client, run, config, file_ids)
+        job = await steps.create_job(client, run, config, prepared, file_ids)
     get_run_logger().info("Job %s created (%s)", job.id, job.status)
     return job
 
@@ -159,7 +163,7 @@ async def fine_tune_pipeline(
             job = await steps.attach(client, run)
             if job is None:
                 file_ids = await upload(client, run, prepared)
-                job = await create_job(client, run, config, file_ids)
+                job = await create_job(client, run, config, prepared, file_ids)
             if detach:
                 return run.outcome()
             job = await follow(client, run, config, job)

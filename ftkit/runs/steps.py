@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from ftkit.api import AsyncClient, EventCursor, FollowUpdate, Job, JobSpec, JobStatus
-from ftkit.config import ExperimentConfig
+from ftkit.config import ExperimentConfig, JobConfig
 from ftkit.data.models import PreparedData
 from ftkit.data.prepare import prepare_dataset
 from ftkit.errors import JobFailedError
@@ -75,13 +75,35 @@ async def upload(client: AsyncClient, run: RunFolder, prepared: PreparedData) ->
 
 
 async def create_job(
-    client: AsyncClient, run: RunFolder, config: ExperimentConfig, file_ids: list[str]
+    client: AsyncClient,
+    run: RunFolder,
+    config: ExperimentConfig,
+    prepared: PreparedData,
+    file_ids: list[str],
 ) -> Job:
     """Create the run's job; the client returns the existing one if the run key has one."""
-    spec = JobSpec.from_config(config.job, *file_ids)
+    spec = JobSpec.from_config(with_data_defaults(config.job, prepared), *file_ids)
     job = await client.jobs.create(spec, run.load_state().run_key)
     record_job(run, job)
     return job
+
+
+def with_data_defaults(job: JobConfig, prepared: PreparedData) -> JobConfig:
+    """The job config with classification settings the data implies and the config left open.
+
+    With `classification.compute_metrics` on, the class count (multiclass) or the positive
+    class (binary, the last label in sorted order) comes from the prepared data, as the legacy
+    `prepare_data` tool recommended.
+    """
+    wanted = job.classification
+    classes = sorted(prepared.classes)
+    if not wanted.compute_metrics or len(classes) < 2:
+        return job
+    if len(classes) == 2 and wanted.positive_class is None:
+        wanted = wanted.model_copy(update={"positive_class": classes[-1]})
+    if len(classes) > 2 and wanted.n_classes is None:
+        wanted = wanted.model_copy(update={"n_classes": len(classes)})
+    return job.model_copy(update={"classification": wanted})
 
 
 async def follow(

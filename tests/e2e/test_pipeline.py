@@ -167,3 +167,19 @@ def test_provider_error_is_one_line_without_traceback(quickstart_args: list[str]
     assert code == 1
     assert "error: create a fine-tune job failed: HTTP 400 [model_not_available]" in err
     assert "Traceback" not in err + out
+
+
+def test_legacy_dialect_runs_the_same_pipeline_with_server_side_metrics(
+    quickstart_args: list[str],
+) -> None:
+    """/v1/fine-tunes works unchanged; class count comes from the data for server metrics."""
+    code, out, err = run_cli(
+        "run", *quickstart_args, "provider.dialect=legacy",
+        "job.classification.compute_metrics=true", "evaluate.baseline=null", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    state = json.loads(out)["state"]
+    assert state["status"] == "succeeded"
+    assert state["metrics"]["classification/accuracy"] > 0.7
+    events = (Path(json.loads(out)["path"]) / "events.jsonl").read_bytes().splitlines()
+    assert len({orjson.loads(line)["id"] for line in events}) == len(events)

@@ -126,3 +126,18 @@ def test_event_log_cuts_a_torn_last_line(tmp_path: Path) -> None:
     reopened = EventLog(tmp_path / "events.jsonl", tmp_path / "cursor.json")
     assert reopened.record(event(2), {"seen": 2})
     assert [e["id"] for e in reopened.events()] == ["ev-1", "ev-2"]
+
+
+def test_classification_settings_default_from_the_data(tmp_path: Path) -> None:
+    """compute_metrics without n_classes gets the class count (or the positive class) of the data."""
+    from types import SimpleNamespace
+
+    from ftkit.runs.steps import with_data_defaults
+
+    job = make_config(tmp_path, "job.classification.compute_metrics=true").job
+    four = SimpleNamespace(classes=[" a\n", " b\n", " c\n", " d\n"])
+    two = SimpleNamespace(classes=[" yes\n", " no\n"])
+    assert with_data_defaults(job, four).classification.n_classes == 4  # type: ignore[arg-type]
+    assert with_data_defaults(job, two).classification.positive_class == " yes\n"  # type: ignore[arg-type]
+    off = make_config(tmp_path).job
+    assert with_data_defaults(off, four) == off  # type: ignore[arg-type]
