@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import traceback
 from pathlib import Path
 
 import orjson
@@ -23,16 +24,19 @@ from ftkit.runs import RunIndex
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:
+    """Invoke the CLI in-process; an unexpected exception is printed (pytest shows it)."""
     result = CliRunner().invoke(app, list(args))
     if result.exception and not isinstance(result.exception, SystemExit):
-        import traceback
-
         traceback.print_exception(result.exception)
     return result.exit_code, result.stdout, result.stderr
 
 
 def flow_run_artifacts(flow_run_id: str) -> dict[str, object]:
-    """The flow run's artifacts by key, read back through the Prefect API."""
+    """The flow run's artifacts by key, read back through the Prefect API.
+
+    Sort and filters are passed explicitly: prefect's defaults send nulls, which FastAPI ≥ 0.151
+    rejects (see the fastapi pin in pyproject.toml).
+    """
 
     async def read() -> dict[str, object]:
         async with get_client() as client:
