@@ -25,6 +25,7 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled, State
 
 from flows import artifacts
+from flows.abandoned import settle_abandoned
 from flows.cancellation import cancel_remote_job, follow_unless_cancelled
 from ftkit.api import AsyncClient, Job, JobStatus
 from ftkit.config import ExperimentConfig
@@ -156,6 +157,7 @@ async def fine_tune_pipeline(
     if run.is_up_to_date(config):
         get_run_logger().info("Run %s is up to date (%s)", run.path, run.load_state().status)
         return run.outcome(up_to_date=True)
+    await settle_abandoned(run.load_state().flow_run_id, current_id=flow_run.id)
     run.start_attempt(config, flow_run_id=flow_run.id)
     with run.recording_errors(), api_base_url(config, base_url) as url:
         async with AsyncClient(config.provider, base_url=url) as client:

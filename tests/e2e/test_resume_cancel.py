@@ -14,6 +14,7 @@ from uuid import UUID
 import orjson
 import pytest
 from prefect import get_client
+from prefect.client.schemas.objects import StateType
 from prefect.states import Cancelling
 
 from flows import cancellation
@@ -50,7 +51,8 @@ def training_started(events_path: Path) -> bool:
 def test_rerun_after_kill_9_resumes_the_same_job_without_losing_events(
     tmp_path: Path, prefect_api: str
 ) -> None:
-    """kill -9 while training, run the same command again: one job, completed, events exact."""
+    """kill -9 while training, run the same command again: one job, completed, events exact;
+    the killed attempt's flow run (left RUNNING) is marked Crashed."""
     args = [
         str(FTKIT), "run", str(QUICKSTART), f"runs_dir={tmp_path / 'runs'}",
         "job.hyperparameters.n_epochs=1", "evaluate.enabled=false",
@@ -68,7 +70,8 @@ def test_rerun_after_kill_9_resumes_the_same_job_without_losing_events(
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # the CLI, its backend and its training workers
         first.wait()
-    assert folder.load_state().status == "running"
+    killed = folder.load_state()
+    assert killed.status == "running"
     seen_before = event_ids(folder.events.events_path)
 
     second = subprocess.run(
@@ -88,6 +91,13 @@ def test_rerun_after_kill_9_resumes_the_same_job_without_losing_events(
     logged = event_ids(folder.events.events_path)
     assert remote_ids == logged
     assert seen_before == logged[: len(seen_before)]
+
+    async def flow_run_state(flow_run_id: str) -> StateType | None:
+        async with get_client() as prefect:
+            found = await prefect.read_flow_run(UUID(flow_run_id))
+        return found.state.type if found.state else None
+
+    assert asyncio.run(flow_run_state(killed.flow_run_id)) is StateType.CRASHED  # type: ignore[arg-type]
 
 
 @pytest.mark.slow
