@@ -187,3 +187,20 @@ def test_legacy_dialect_runs_the_same_pipeline_with_server_side_metrics(
     assert state["metrics"]["classification/accuracy"] > 0.7
     events = (Path(json.loads(out)["path"]) / "events.jsonl").read_bytes().splitlines()
     assert len({orjson.loads(line)["id"] for line in events}) == len(events)
+
+
+def test_flaky_provider_still_gives_one_job_and_a_complete_run(
+    quickstart_args: list[str], backend
+) -> None:  # type: ignore[no-untyped-def]
+    """With 30% of API requests rate-limited (429), retries carry the run; still one job."""
+    backend.set_faults(error_rate=0.3, error_status=429, retry_after_ms=10, seed=5)
+    code, out, err = run_cli(
+        "run", *quickstart_args, "evaluate.baseline=null", "provider.max_retries=5",
+        "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["state"]["status"] == "succeeded"
+    assert any(r["status"] == 429 for r in backend.stats()["requests"])
+    backend.clear_faults()
+    with Client(base_url=backend.url) as client:
+        assert len(client.jobs.list()) == 1
