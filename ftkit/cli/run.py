@@ -181,6 +181,19 @@ def _print_outcome(outcome: Any, *, detach: bool) -> None:
         typer.echo(f"error    {state.error.code}: {state.error.message}")
     if detach and state.status == "running":
         typer.echo(f"follow   ftkit follow {state.run_id}")
+        if _uses_embedded_backend(Path(outcome.path)):
+            typer.echo(
+                "note     the embedded backend stopped with this command; the job trains on "
+                "when `ftkit follow` (or `ftkit serve`) starts it again"
+            )
+
+
+def _uses_embedded_backend(run_dir: Path) -> bool:
+    """Whether a run uses the embedded backend started in-process (local, no base_url)."""
+    from ftkit.runs import RunFolder
+
+    provider = RunFolder(run_dir).load_config().provider
+    return provider.kind == "local" and not provider.base_url
 
 
 @contextmanager
