@@ -179,6 +179,11 @@ def _print_outcome(outcome: Any, *, detach: bool) -> None:
         typer.echo(f"report   {report}")
     if state.error is not None:
         typer.echo(f"error    {state.error.code}: {state.error.message}")
+    if state.status == "failed" and state.job_id:
+        typer.echo(
+            "hint     one run key, one job: re-running this config reports the same failed job; "
+            "change the config or data (e.g. job.seed=...) to train a new one"
+        )
     if detach and state.status == "running":
         typer.echo(f"follow   ftkit follow {state.run_id}")
         if _uses_embedded_backend(Path(outcome.path)):
