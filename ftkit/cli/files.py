@@ -110,7 +110,10 @@ def list_files(
     purpose: Annotated[str | None, typer.Option(help="Only files of this purpose.")] = None,
     format: FormatOpt = OutputFormat.text,
 ) -> None:
-    """List files (id, status, bytes, purpose, filename)."""
+    """List files (id, status, bytes, purpose, filename).
+
+    Example: ftkit files --config configs/openai.yaml list --format json
+    """
     with open_client(ctx) as client:
         items = client.files.list(purpose)
     if format is OutputFormat.json:
@@ -131,7 +134,10 @@ def upload(
     ] = True,
     format: FormatOpt = OutputFormat.text,
 ) -> None:
-    """Upload a file, with progress on stderr. Example: ftkit files upload train.jsonl"""
+    """Upload a file, with progress on stderr.
+
+    Example: ftkit files upload train.jsonl
+    """
 
     def progress(done: int, total: int) -> None:
         if sys.stderr.isatty():
@@ -153,7 +159,10 @@ def upload(
 
 @files_app.command("get")
 def get(ctx: typer.Context, file_id: str, format: FormatOpt = OutputFormat.text) -> None:
-    """Show one file's metadata."""
+    """Show one file's metadata.
+
+    Example: ftkit files get file-abc123
+    """
     with open_client(ctx) as client:
         item = client.files.get(file_id)
     if format is OutputFormat.json:
@@ -164,7 +173,10 @@ def get(ctx: typer.Context, file_id: str, format: FormatOpt = OutputFormat.text)
 
 @files_app.command("delete")
 def delete(ctx: typer.Context, file_id: str, format: FormatOpt = OutputFormat.text) -> None:
-    """Delete a file."""
+    """Delete a file.
+
+    Example: ftkit files delete file-abc123
+    """
     with open_client(ctx) as client:
         deleted = client.files.delete(file_id)
     if format is OutputFormat.json:
@@ -182,7 +194,10 @@ def download(
     ] = None,
     format: FormatOpt = OutputFormat.text,
 ) -> None:
-    """Download a file's content (streamed to disk)."""
+    """Download a file's content (streamed to disk).
+
+    Example: ftkit files download file-abc123 -o results.csv
+    """
     with open_client(ctx) as client:
         dest = output or Path(Path(client.files.get(file_id).filename).name or file_id)
         path = client.files.download(file_id, dest)

@@ -141,7 +141,10 @@ def create(
 
 @jobs_app.command("list")
 def list_jobs(ctx: typer.Context, format: FormatOpt = OutputFormat.text) -> None:
-    """List jobs (id, status, base model, fine-tuned model)."""
+    """List jobs (id, status, base model, fine-tuned model).
+
+    Example: ftkit jobs --dialect legacy list
+    """
     with open_client(ctx) as client:
         jobs = client.jobs.list()
     if format is OutputFormat.json:
@@ -153,35 +156,50 @@ def list_jobs(ctx: typer.Context, format: FormatOpt = OutputFormat.text) -> None
 
 @jobs_app.command("get")
 def get(ctx: typer.Context, job_id: str, format: FormatOpt = OutputFormat.text) -> None:
-    """Show one job."""
+    """Show one job.
+
+    Example: ftkit jobs get ftjob-abc123 --format json
+    """
     with open_client(ctx) as client:
         _print_job(client.jobs.get(job_id), format)
 
 
 @jobs_app.command("cancel")
 def cancel(ctx: typer.Context, job_id: str, format: FormatOpt = OutputFormat.text) -> None:
-    """Cancel a job."""
+    """Cancel a job.
+
+    Example: ftkit jobs cancel ftjob-abc123
+    """
     with open_client(ctx) as client:
         _print_job(client.jobs.cancel(job_id), format)
 
 
 @jobs_app.command("pause")
 def pause(ctx: typer.Context, job_id: str, format: FormatOpt = OutputFormat.text) -> None:
-    """Pause a running job (jobs dialect)."""
+    """Pause a running job (jobs dialect).
+
+    Example: ftkit jobs pause ftjob-abc123
+    """
     with open_client(ctx) as client:
         _print_job(client.jobs.pause(job_id), format)
 
 
 @jobs_app.command("resume")
 def resume(ctx: typer.Context, job_id: str, format: FormatOpt = OutputFormat.text) -> None:
-    """Resume a paused job (jobs dialect)."""
+    """Resume a paused job (jobs dialect).
+
+    Example: ftkit jobs resume ftjob-abc123
+    """
     with open_client(ctx) as client:
         _print_job(client.jobs.resume(job_id), format)
 
 
 @jobs_app.command("events")
 def events(ctx: typer.Context, job_id: str, format: FormatOpt = OutputFormat.text) -> None:
-    """Print the job's events so far, oldest first."""
+    """Print the job's events so far, oldest first.
+
+    Example: ftkit jobs events ftjob-abc123
+    """
     with open_client(ctx) as client:
         items = client.jobs.events(job_id)
     if format is OutputFormat.json:
@@ -204,7 +222,10 @@ def follow(
     ] = None,
     format: FormatOpt = OutputFormat.text,
 ) -> None:
-    """Print events until the job ends; exit 0 succeeded, 1 failed, 3 cancelled."""
+    """Print events until the job ends; exit 0 succeeded, 1 failed, 3 cancelled.
+
+    Example: ftkit jobs follow ftjob-abc123 --cursor follow.json
+    """
     with open_client(ctx) as client:
         raise typer.Exit(_follow(client, job_id, cursor_file, format))
 
@@ -256,7 +277,10 @@ def results(
     ] = None,
     format: FormatOpt = OutputFormat.text,
 ) -> None:
-    """Download the job's result file and print a summary of its metrics."""
+    """Download the job's result file and print a summary of its metrics.
+
+    Example: ftkit jobs results ftjob-abc123 --format json
+    """
     from ftkit.results import decode_results, parse_results, result_file_id, summarize
 
     with open_client(ctx) as client:
@@ -274,7 +298,10 @@ def results(
 
 @jobs_app.command("checkpoints")
 def checkpoints(ctx: typer.Context, job_id: str, format: FormatOpt = OutputFormat.text) -> None:
-    """List the job's checkpoints (jobs dialect)."""
+    """List the job's checkpoints (jobs dialect).
+
+    Example: ftkit jobs checkpoints ftjob-abc123
+    """
     with open_client(ctx) as client:
         items = client.jobs.checkpoints(job_id)
     if format is OutputFormat.json:
