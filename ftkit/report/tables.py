@@ -58,7 +58,7 @@ def overview(report: Report) -> list[tuple[str, str]]:
     items = [
         ("experiment", report.experiment),
         ("run", report.run_id),
-        ("status", report.status or "–"),
+        ("job status", (job.status if job else None) or "–"),
         ("base model", (job.base_model if job else None) or report.config["job"]["model"]),
         ("fine-tuned model", (job.fine_tuned_model if job else None) or "–"),
         ("job", (job.id if job else None) or "–"),
