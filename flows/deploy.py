@@ -29,7 +29,8 @@ def deployment_for(config: ExperimentConfig) -> RunnerDeployment:
         if schedule.cron
         else None
     )
-    return fine_tune_pipeline.to_deployment(
+    # to_deployment dispatches on the caller: from sync code it returns the deployment itself
+    deployment = fine_tune_pipeline.to_deployment(
         name=config.name,
         parameters={"config": config.model_dump(mode="json")},
         schedules=schedules,
@@ -37,6 +38,8 @@ def deployment_for(config: ExperimentConfig) -> RunnerDeployment:
         tags=["ftkit", config.name],
         description=f"Fine-tune {config.job.model} on {config.data.source.name}",
     )
+    assert isinstance(deployment, RunnerDeployment)
+    return deployment
 
 
 def serve_config(config: ExperimentConfig) -> None:

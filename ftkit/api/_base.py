@@ -104,7 +104,7 @@ class BaseClient:
         if call.upload is not None:
             handle = call.upload.path.open("rb")
             opened.append(handle)
-            body: BinaryIO = (
+            body: io.RawIOBase | BinaryIO = (
                 _ProgressReader(handle, call.upload.progress) if call.upload.progress else handle
             )
             args["files"] = {"file": (call.upload.filename, body, "application/octet-stream")}

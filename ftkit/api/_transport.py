@@ -4,7 +4,7 @@ On loopback the client's own CPU time decides throughput, and httpx2's pool does
 in about 40% of the time of httpx 0.28's. The adapter keeps httpx as the client's API (requests,
 responses, MockTransport in tests, exception types): it converts requests and responses at the
 transport boundary and re-raises httpx2's transport exceptions as the httpx ones of the same
-name. Without httpx2 installed the client uses httpx's own transport.
+name.
 """
 
 from __future__ import annotations
@@ -14,11 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
-
-try:
-    import httpx2
-except ImportError:  # pragma: no cover - httpx2 comes with the openai SDK and with ftkit
-    httpx2 = None
+import httpx2
 
 
 def _limits(limits: httpx.Limits) -> Any:
@@ -50,26 +46,25 @@ def _request(request: httpx.Request, stream: Any) -> Any:
     )
 
 
-if httpx2 is not None:
+class _SyncUpload(httpx2.SyncByteStream):
+    """An httpx request body as httpx2 expects it."""
 
-    class _SyncUpload(httpx2.SyncByteStream):
-        """An httpx request body as httpx2 expects it."""
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
 
-        def __init__(self, inner: Any) -> None:
-            self._inner = inner
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._inner
 
-        def __iter__(self) -> Iterator[bytes]:
-            yield from self._inner
 
-    class _AsyncUpload(httpx2.AsyncByteStream):
-        """An httpx request body as httpx2 expects it (async)."""
+class _AsyncUpload(httpx2.AsyncByteStream):
+    """An httpx request body as httpx2 expects it (async)."""
 
-        def __init__(self, inner: Any) -> None:
-            self._inner = inner
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
 
-        async def __aiter__(self) -> AsyncIterator[bytes]:
-            async for chunk in self._inner:
-                yield chunk
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            yield chunk
 
 
 class _SyncBody(httpx.SyncByteStream):
@@ -142,12 +137,10 @@ class FastAsyncTransport(httpx.AsyncBaseTransport):
 
 
 def sync_transport(limits: httpx.Limits) -> httpx.BaseTransport:
-    """The fastest available blocking transport."""
-    return FastTransport(limits) if httpx2 is not None else httpx.HTTPTransport(limits=limits)
+    """The blocking transport the client uses."""
+    return FastTransport(limits)
 
 
 def async_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
-    """The fastest available asyncio transport."""
-    if httpx2 is not None:
-        return FastAsyncTransport(limits)
-    return httpx.AsyncHTTPTransport(limits=limits)
+    """The asyncio transport the client uses."""
+    return FastAsyncTransport(limits)

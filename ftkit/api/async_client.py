@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import os
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -211,7 +212,7 @@ class AsyncFiles:
         """Upload once per content (see `Client.files.upload_or_reuse`)."""
         return await self._c._run(self._c._op_file_upload_or_reuse(Path(path), purpose, progress))
 
-    async def list(self, purpose: str | None = None) -> list[FileObject]:
+    async def list(self, purpose: str | None = None) -> builtins.list[FileObject]:
         """Every file (all pages), optionally only those of one purpose."""
         return await self._c._run(self._c._op_file_list(purpose))
 
@@ -259,7 +260,7 @@ class AsyncJobs:
         """One job."""
         return await self._c._run(self._c._op_job_get(job_id))
 
-    async def list(self) -> list[Job]:
+    async def list(self) -> builtins.list[Job]:
         """Every job (all pages), newest first as the API lists them."""
         return await self._c._run(self._c._op_job_list())
 
@@ -275,11 +276,11 @@ class AsyncJobs:
         """Resume a paused job (jobs dialect)."""
         return await self._c._run(self._c._op_job_action(job_id, "resume"))
 
-    async def events(self, job_id: str) -> list[JobEvent]:
+    async def events(self, job_id: str) -> builtins.list[JobEvent]:
         """All events so far, oldest first."""
         return await self._c._run(self._c._op_job_events(job_id))
 
-    async def checkpoints(self, job_id: str) -> list[Checkpoint]:
+    async def checkpoints(self, job_id: str) -> builtins.list[Checkpoint]:
         """The job's checkpoints ([] in the legacy dialect, which has none)."""
         return await self._c._run(self._c._op_job_checkpoints(job_id))
 
@@ -315,7 +316,7 @@ class AsyncModels:
     def __init__(self, client: AsyncClient) -> None:
         self._c = client
 
-    async def list(self) -> list[Model]:
+    async def list(self) -> builtins.list[Model]:
         """The models the provider serves."""
         return await self._c._run(self._c._op_model_list())
 
@@ -341,7 +342,7 @@ class AsyncCompletions:
         stop: str | Sequence[str] | None = None,
         n: int = 1,
         **extra: Any,
-    ) -> list[CompletionChoice]:
+    ) -> builtins.list[CompletionChoice]:
         """Choices ordered by index (= prompt position * n + choice number)."""
         options = dict(
             max_tokens=max_tokens,
@@ -372,7 +373,7 @@ class AsyncChat:
         stop: str | Sequence[str] | None = None,
         n: int = 1,
         **extra: Any,
-    ) -> list[ChatChoice]:
+    ) -> builtins.list[ChatChoice]:
         """Choices ordered by index."""
         options = dict(
             max_tokens=max_tokens,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -210,7 +211,7 @@ class Files:
         are found and reused (from any machine) instead of uploaded again."""
         return self._c._run(self._c._op_file_upload_or_reuse(Path(path), purpose, progress))
 
-    def list(self, purpose: str | None = None) -> list[FileObject]:
+    def list(self, purpose: str | None = None) -> builtins.list[FileObject]:
         """Every file (all pages), optionally only those of one purpose."""
         return self._c._run(self._c._op_file_list(purpose))
 
@@ -258,7 +259,7 @@ class Jobs:
         """One job."""
         return self._c._run(self._c._op_job_get(job_id))
 
-    def list(self) -> list[Job]:
+    def list(self) -> builtins.list[Job]:
         """Every job (all pages), newest first as the API lists them."""
         return self._c._run(self._c._op_job_list())
 
@@ -274,11 +275,11 @@ class Jobs:
         """Resume a paused job (jobs dialect)."""
         return self._c._run(self._c._op_job_action(job_id, "resume"))
 
-    def events(self, job_id: str) -> list[JobEvent]:
+    def events(self, job_id: str) -> builtins.list[JobEvent]:
         """All events so far, oldest first."""
         return self._c._run(self._c._op_job_events(job_id))
 
-    def checkpoints(self, job_id: str) -> list[Checkpoint]:
+    def checkpoints(self, job_id: str) -> builtins.list[Checkpoint]:
         """The job's checkpoints ([] in the legacy dialect, which has none)."""
         return self._c._run(self._c._op_job_checkpoints(job_id))
 
@@ -314,7 +315,7 @@ class Models:
     def __init__(self, client: Client) -> None:
         self._c = client
 
-    def list(self) -> list[Model]:
+    def list(self) -> builtins.list[Model]:
         """The models the provider serves."""
         return self._c._run(self._c._op_model_list())
 
@@ -340,7 +341,7 @@ class Completions:
         stop: str | Sequence[str] | None = None,
         n: int = 1,
         **extra: Any,
-    ) -> list[CompletionChoice]:
+    ) -> builtins.list[CompletionChoice]:
         """Choices ordered by index (= prompt position * n + choice number)."""
         options = dict(
             max_tokens=max_tokens,
@@ -371,7 +372,7 @@ class Chat:
         stop: str | Sequence[str] | None = None,
         n: int = 1,
         **extra: Any,
-    ) -> list[ChatChoice]:
+    ) -> builtins.list[ChatChoice]:
         """Choices ordered by index."""
         options = dict(
             max_tokens=max_tokens,

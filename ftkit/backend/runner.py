@@ -53,7 +53,7 @@ from ftkit.backend.records import (
 from ftkit.backend.results import jobs_csv, legacy_csv, metrics_event_data, metrics_message
 from ftkit.backend.settings import Timing
 from ftkit.backend.store import Store
-from ftkit.backend.validation import check_file, inspect_file
+from ftkit.backend.validation import Format, check_file, inspect_file
 from ftkit.backend.worker import WorkerJob, run_job
 from ftkit.data.tokens import count_tokens, get_encoding
 
@@ -402,7 +402,7 @@ class JobRunner:
                 self._start(job)
 
     def _validate(self, job: JobRecord) -> None:
-        wanted = "chat" if is_chat_model(job.base_model) else "prompt_completion"
+        wanted: Format = "chat" if is_chat_model(job.base_model) else "prompt_completion"
         checks = [("training_file", job.training_file)]
         if job.validation_file:
             checks.append(("validation_file", job.validation_file))
@@ -419,11 +419,11 @@ class JobRunner:
                 self._fail(job.id, error)
                 return
             inspection = inspect_file(path)
-            error = check_file(
+            problem = check_file(
                 inspection, file_id=file_id, param=param, model=job.model, wanted=wanted
             )
-            if error is not None:
-                self._fail(job.id, error)
+            if problem is not None:
+                self._fail(job.id, problem)
                 return
             if param == "training_file":
                 n_train = inspection.examples
@@ -474,7 +474,7 @@ class JobRunner:
         )
         resolved = _as_dict(hyper)
         plan = self.faults.plan
-        fail = {}
+        fail: dict[str, Any] = {}
         if job.fail_at_step is None and plan is not None and plan.fail_job_at_step is not None:
             fail = {
                 "fail_at_step": plan.fail_job_at_step,
@@ -485,7 +485,7 @@ class JobRunner:
             current = self.store.get_job(job.id)
             if current is None or (current.status, current.runner) != (job.status, job.runner):
                 return  # another runner took it meanwhile
-            job = self.store.update_job(
+            started = self.store.update_job(
                 job.id,
                 status="running",
                 resolved=resolved,
@@ -493,7 +493,8 @@ class JobRunner:
                 runner=self.id,
                 **fail,
             )
-            assert job is not None
+            assert started is not None
+            job = started
             lifecycle.started(self.store, job)
         parent = self.store.get_model(job.parent_model, job.org) if job.parent_model else None
         request = {

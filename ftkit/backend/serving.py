@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 from ftkit.backend import training
@@ -46,7 +47,7 @@ class ModelCache:
             if checkpoint is None or job is None:
                 raise model_not_found(name)
             path, base = checkpoint.path, job.base_model
-        return self._cached(f"path:{path}", lambda: training.load_model(path)), base
+        return self._cached(f"path:{path}", lambda: training.load_model(Path(path))), base
 
     def evict(self, path: str) -> None:
         """Forget a deleted model."""

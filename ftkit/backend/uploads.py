@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import orjson
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from ftkit.backend.errors import bad_request, too_large
+
+if TYPE_CHECKING:  # the callbacks' TypedDict exists for type checkers only
+    from python_multipart.multipart import MultipartCallbacks
 
 PURPOSES = (
     "fine-tune",
@@ -64,7 +67,9 @@ async def receive_upload(
     return upload
 
 
-def _callbacks(upload: Upload, part: dict[str, object], out: BinaryIO, limit: int) -> dict:
+def _callbacks(
+    upload: Upload, part: dict[str, object], out: BinaryIO, limit: int
+) -> MultipartCallbacks:
     header: dict[str, bytes] = {}
 
     def on_part_begin() -> None:

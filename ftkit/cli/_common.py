@@ -6,9 +6,9 @@ import enum
 import json
 from typing import Annotated, Any
 
-import click
 import typer
 from pydantic import BaseModel
+from typer._click.core import Context  # typer bundles its own click
 from typer.core import TyperGroup
 
 from ftkit.errors import FtkitError
@@ -43,7 +43,7 @@ def print_json(value: Any) -> None:
 class ErrorHandlingGroup(TyperGroup):
     """Turns an FtkitError anywhere below into one line on stderr and its exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except FtkitError as exc:

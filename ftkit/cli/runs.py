@@ -65,7 +65,7 @@ def show_run(
             {"path": str(folder.path), "state": state.model_dump(mode="json"), "files": files}
         )
         return
-    rows = [
+    rows: list[tuple[str, str]] = [
         ("run", f"{state.experiment}/{state.run_id}  ({state.status}, stage {state.stage})"),
         ("folder", str(folder.path)),
         ("run key", state.run_key),
@@ -82,8 +82,8 @@ def show_run(
     for stage, seconds in state.timings.items():
         rows.append((f"time {stage}", f"{seconds:.2f} s"))
     rows.append(("files", ", ".join(files)))
-    for name, value in rows:
-        typer.echo(f"{name:<16} {value}")
+    for name, text in rows:
+        typer.echo(f"{name:<16} {text}")
 
 
 def _headline(metrics: dict[str, float | None]) -> str:

@@ -109,8 +109,8 @@ def class_probabilities(
     for label, path in paths.items():
         prefix = 0.0
         i = 0
-        for i, token in enumerate(path):
-            if i >= len(greedy) or token != greedy[i]:
+        for i, step in enumerate(path):
+            if i >= len(greedy) or step != greedy[i]:
                 break
             prefix += logprobs.token_logprobs[i] or 0.0
         else:

@@ -205,7 +205,7 @@ def load_examples(run_dir: Path, prepared: PreparedData, split: str) -> list[Exa
     if not path.is_file():
         path = Path(prepared.splits[split].path)  # type: ignore[index]
     stop = prepared.completion_stop
-    examples = []
+    examples: list[Example] = []
     with path.open("rb") as handle:
         for line_number, line in enumerate(handle, start=1):
             if not line.strip():

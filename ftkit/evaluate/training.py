@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
+from ftkit.results import Cell
+
 SERIES_ALIASES: dict[str, str] = {
     "training_loss": "train_loss",
     "training_token_accuracy": "train_token_accuracy",
@@ -76,7 +78,7 @@ class TrainingSummary(BaseModel):
     other_columns: list[str] = Field(default_factory=list)
 
 
-def training_summary(rows: Sequence[Mapping[str, float | None]]) -> TrainingSummary:
+def training_summary(rows: Sequence[Mapping[str, Cell]]) -> TrainingSummary:
     """Summarise result-file rows (column name → value) into curves, final and best values."""
     steps = [int(row.get("step") or position + 1) for position, row in enumerate(rows)]
     columns = list(dict.fromkeys(column for row in rows for column in row))
@@ -100,13 +102,13 @@ def training_summary(rows: Sequence[Mapping[str, float | None]]) -> TrainingSumm
     server: dict[str, float] = {}
     server_step = None
     for row, step in zip(rows, steps, strict=True):
-        values = {
-            column: _number(value)
+        found = {
+            column: number
             for column, value in row.items()
-            if column.startswith("classification/") and _number(value) is not None
+            if column.startswith("classification/") and (number := _number(value)) is not None
         }
-        if values:
-            server, server_step = values, step  # type: ignore[assignment]
+        if found:
+            server, server_step = found, step
     known = {"step", "elapsed_tokens", "elapsed_examples", *SERIES_ALIASES, *SERIES}
     other = [c for c in columns if c not in known and not c.startswith("classification/")]
     return TrainingSummary(

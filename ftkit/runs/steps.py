@@ -70,7 +70,9 @@ async def upload(client: AsyncClient, run: RunFolder, prepared: PreparedData) ->
         if split in prepared.splits:
             uploaded = await client.files.upload_or_reuse(split_path(prepared, split))
             file_ids.append(uploaded.id)
-    run.update(training_file=file_ids[0], validation_file=(file_ids[1:] or [None])[0])
+    run.update(
+        training_file=file_ids[0], validation_file=file_ids[1] if len(file_ids) > 1 else None
+    )
     return file_ids
 
 

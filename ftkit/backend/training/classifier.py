@@ -25,6 +25,11 @@ class SoftmaxSGDClassifier(ClassifierMixin, BaseEstimator):
     Learned: `classes_`, `coef_` (n_classes × n_features), `intercept_`, `n_steps_`.
     """
 
+    classes_: np.ndarray
+    weights_: np.ndarray
+    intercept_: np.ndarray
+    n_steps_: int
+
     def __init__(
         self,
         learning_rate: float = 1.0,

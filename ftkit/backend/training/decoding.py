@@ -99,21 +99,27 @@ def next_distribution(
     background, up to `tail` of its top tokens follow in decreasing probability. Probabilities
     sum to 1 for a trie alone; with a background they cover the listed tokens only.
     """
-    on_trie = node is not None and mass[node] > 0
-    if on_trie:
-        tokens = trie.child_tokens[node]
-        total = mass[node]
-        probs = [mass[child] / total for child in trie.child_nodes[node]]
-    if background is None:
-        return (tokens, probs) if on_trie else ([], [])
-    top_tokens, top_probs = background.lm.top_lists()
-    if not on_trie:
+    here = live_node(node, mass)
+    if here is None:
+        if background is None:
+            return [], []
+        top_tokens, top_probs = background.lm.top_lists()
         return top_tokens[:tail], top_probs[:tail]
+    tokens = trie.child_tokens[here]
+    probs = [mass[child] / mass[here] for child in trie.child_nodes[here]]
+    if background is None:
+        return tokens, probs
+    top_tokens, top_probs = background.lm.top_lists()
     weight, prob = background.weight, background.lm.prob_of
     head = set(tokens)
     mixed = [(1 - weight) * p + weight * prob(t) for t, p in zip(tokens, probs, strict=True)]
     rest = [t for t in top_tokens[: tail + len(head)] if t not in head][:tail]
     return tokens + rest, mixed + [weight * prob(t) for t in rest]
+
+
+def live_node(node: int | None, mass: list[float]) -> int | None:
+    """`node` if the text is still on the trie (a node with probability mass), else None."""
+    return node if node is not None and mass[node] > 0 else None
 
 
 def token_probability(
@@ -135,7 +141,7 @@ def teacher_forced(
     trie: CandidateTrie,
     mass: np.ndarray,
     background: Background | None,
-    target: Sequence[int],
+    target: Sequence[int] | np.ndarray,
     end_token: int,
 ) -> tuple[float, int, int]:
     """Score a target (ending with end-of-text) token by token given its true prefix.
@@ -148,16 +154,16 @@ def teacher_forced(
     node: int | None = 0
     nll, positions, correct = 0.0, 0, 0
     for token in target:
-        on_trie = node is not None and masses[node] > 0
+        here = live_node(node, masses)
         tokens, probs = next_distribution(trie, masses, node, background, tail=1)
         if token == end_token and background is None and len(tokens) == 1:
             break
-        p = token_probability(tokens, probs, token, on_trie, background)
+        p = token_probability(tokens, probs, token, here is not None, background)
         nll -= math.log(max(p, 1e-300))
         positions += 1
         if tokens:
             correct += int(tokens[max(range(len(probs)), key=probs.__getitem__)] == token)
-        node = trie.children[node].get(token) if on_trie else None
+        node = trie.children[here].get(token) if here is not None else None
     return nll, positions, correct
 
 
@@ -209,9 +215,10 @@ def generate(
     raw, text = b"", ""
     finish: FinishReason = "length"
     while len(strings) < sampling.max_tokens:
-        on_trie = node is not None and masses[node] > 0
+        here = live_node(node, masses)
+        n_head = len(trie.child_tokens[here]) if here is not None else 0
         tokens, probs = next_distribution(trie, masses, node, background, tail)
-        pick = _pick(probs, len(trie.child_tokens[node]) if on_trie else 0, sampling, rng)
+        pick = _pick(probs, n_head, sampling, rng)
         if not tokens or tokens[pick] == end_token:
             finish = "stop"
             break
@@ -221,7 +228,6 @@ def generate(
         logprobs.append(math.log(probs[pick]))
         offsets.append(len(text))
         if tops is not None:
-            n_head = len(trie.child_tokens[node]) if on_trie else 0
             k = sampling.logprobs or 0
             tops.append(_top_map(tokens, probs, n_head, pick, k, token_bytes))
         raw += piece
@@ -233,7 +239,7 @@ def generate(
             return Generated(
                 strings[:keep], logprobs[:keep], top_kept, "stop", text[:cut], offsets[:keep]
             )
-        node = trie.children[node].get(token) if on_trie else None
+        node = trie.children[here].get(token) if here is not None else None
     return Generated(strings, logprobs, tops, finish, raw.decode("utf-8", "replace"), offsets)
 
 

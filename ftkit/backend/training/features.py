@@ -92,7 +92,7 @@ class PromptVectorizer(TransformerMixin, BaseEstimator):
         counts = hashed_counts(X, self.encoding, self.n_features)
         np.add.at(self.document_frequency_, counts.indices, 1.0)  # each column once per text
         self.n_documents_ += len(X)
-        self._idf = None
+        self._idf: np.ndarray | None = None
         return self
 
     def transform(self, X: Sequence[str]) -> sp.csr_matrix:
@@ -114,10 +114,11 @@ class PromptVectorizer(TransformerMixin, BaseEstimator):
 
     def idf(self) -> np.ndarray:
         """log((1 + n) / (1 + df)) per column (cached until the next partial_fit)."""
-        if getattr(self, "_idf", None) is None:
-            self._idf = np.log((1.0 + self.n_documents_) / (1.0 + self.document_frequency_))
-            self._idf = self._idf.astype(np.float32)
-        return self._idf
+        idf: np.ndarray | None = getattr(self, "_idf", None)
+        if idf is None:
+            idf = np.log((1.0 + self.n_documents_) / (1.0 + self.document_frequency_))
+            idf = self._idf = idf.astype(np.float32)
+        return idf
 
 
 def take_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> RowBlock:

@@ -72,7 +72,7 @@ class Split:
     def __len__(self) -> int:
         return len(self.completions)
 
-    def prompt_batch(self, rows: Sequence[int]) -> np.ndarray:
+    def prompt_batch(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         """The prompt tokens of these rows, concatenated."""
         return np.concatenate([self.prompt_tokens[i] for i in rows] or [np.zeros(0, np.int64)])
 

@@ -91,7 +91,7 @@ class RetrievalGenerator:
 
     def candidates(self, rows: np.ndarray, weights: np.ndarray) -> Candidates:
         """Per prompt: the trie of its neighbours' distinct completions and its node masses."""
-        out = []
+        out: Candidates = []
         for row_ids, row_weights in zip(rows, weights, strict=True):
             present = row_ids >= 0
             ids, inverse = np.unique(self.targets[row_ids[present]], return_inverse=True)

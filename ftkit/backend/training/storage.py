@@ -42,7 +42,7 @@ def save_model(model: CompletionModel, path: Path) -> Path:
         "n_features": model.vectorizer.n_features,
         "n_documents": model.vectorizer.n_documents_,
     }
-    arrays: dict[str, np.ndarray] = {
+    arrays: dict[str, Any] = {
         "prompt_ids": ids,
         "prompt_counts": counts,
         "df_columns": columns,
