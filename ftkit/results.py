@@ -52,10 +52,6 @@ class ResultsTable(BaseModel):
             return [None] * len(self.rows)
         return [_number(row.get(name)) for row in self.rows]
 
-    def has(self, *names: str) -> bool:
-        """Whether any of `names` is a column."""
-        return any(n in self.columns for n in names)
-
 
 class ResultsSummary(BaseModel):
     """Final and best values of the main metrics; None when the file has no such column."""

@@ -16,7 +16,7 @@ import email.utils
 import math
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
@@ -29,22 +29,6 @@ def set_testing(on: bool) -> None:
     """Turn every retry wait and poll interval into zero (for tests); retries still happen."""
     global _testing
     _testing = on
-
-
-def is_testing() -> bool:
-    """Whether `set_testing(True)` is in force."""
-    return _testing
-
-
-@contextlib.contextmanager
-def testing() -> Iterator[None]:
-    """`set_testing(True)` for the duration of a `with` block."""
-    before = _testing
-    set_testing(True)
-    try:
-        yield
-    finally:
-        set_testing(before)
 
 
 @dataclass(frozen=True)

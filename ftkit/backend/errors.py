@@ -16,7 +16,6 @@ from ftkit.errors import (
     APIStatusError,
     AuthenticationError,
     BadRequestError,
-    ConflictError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
@@ -57,11 +56,6 @@ def not_found(message: str, param: str | None = "id", code: str | None = None) -
 def no_such(kind: str, object_id: str) -> NotFoundError:
     """404 `No such File object: file-…` (same wording for every object kind)."""
     return not_found(f"No such {kind} object: {object_id}")
-
-
-def conflict(message: str, param: str | None = None) -> ConflictError:
-    """409 for an object in a state that does not allow the operation."""
-    return ConflictError(message, status_code=409, type="invalid_request_error", param=param)
 
 
 def unauthorized(message: str, code: str | None) -> AuthenticationError:
