@@ -167,11 +167,11 @@ def summary(prepared: PreparedData, config: Path | None = None) -> str:
     if prepared.classes:
         shown = ", ".join(f"{label!r} {n}" for label, n in list(prepared.label_counts.items())[:8])
         lines.append(f"classes: {shown}")
-    tokens = prepared.tokens
-    if tokens.counted:
+    stats = prepared.tokens
+    if stats.counted:
         lines.append(
-            f"tokens ({tokens.encoding}): {tokens.billed_per_epoch:,} billed per epoch; longest "
-            f"example {tokens.max_example:,} of {tokens.context_limit:,}; longest completion "
+            f"tokens ({stats.encoding}): {stats.billed_per_epoch:,} billed per epoch; longest "
+            f"example {stats.max_example:,} of {stats.context_limit:,}; longest completion "
             f"{prepared.max_completion_tokens:,} (a max_tokens for inference)"
         )
     cost = prepared.cost

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import get_args
@@ -307,7 +307,7 @@ def _split_labels(parts: list[_Part], rename: Callable[[str], str]) -> list[dict
     return [dict(counts.most_common()) for counts in totals]
 
 
-def _checked_fixes(fixes: list[str]) -> set[str]:
+def _checked_fixes(fixes: Sequence[str]) -> set[str]:
     unknown = [name for name in fixes if name not in FIX_NAMES]
     if unknown:
         msg = (

@@ -119,7 +119,7 @@ class SourceReader:
             if self._last_bad_line >= start:
                 yield start, None
             elif row:
-                record = dict(zip(names, row, strict=False))
+                record: dict[str, str | None] = dict(zip(names, row, strict=False))
                 for name in names[len(row) :]:
                     record.setdefault(name, None)
                 yield start, record
