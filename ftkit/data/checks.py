@@ -101,6 +101,12 @@ def _letter_case(text: bytes) -> tuple[int, int]:
     return upper, len(letters) - upper
 
 
+def _letter_case_bulk(text: bytes) -> tuple[int, int]:
+    """_letter_case for long texts (vectorised)."""
+    counts = np.bincount(np.frombuffer(text, dtype=np.uint8), minlength=256)
+    return int(counts[65:91].sum()), int(counts[97:123].sum())
+
+
 # Character-wise common prefix is exactly what is wanted here (these are texts, not paths).
 def _common_prefix(a: str, b: str) -> str:
     return os.path.commonprefix([a, b])  # noqa: RUF071
@@ -202,14 +208,14 @@ class Scan:
                 tally.add_problems(problems)
                 self.rejected += problems[0][0] != "blank_line"
                 continue
-            example, problems = to_example(line, obj, shape)
+            parsed, problems = to_example(line, obj, shape)
             if problems:
                 tally.add_problems(problems)
-            if example is None:
+            if parsed is None:
                 self.rejected += 1
                 continue
             flags = VERBATIM if not problems and isinstance(payload, bytes) else 0
-            self._add_usable(example, encoding, flags)
+            self._add_usable(parsed, encoding, flags)
 
     def _add_usable(self, example: Example, encoding: Any, flags: int = VERBATIM) -> None:
         if encoding is not None:
