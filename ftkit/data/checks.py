@@ -8,7 +8,9 @@ aggregate. The hashes are truncated SHA-1 (fast with CPU support; not used for s
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from array import array
 from collections import Counter
 from collections.abc import Iterator
@@ -58,6 +60,12 @@ class Tally:
             details = self.details.setdefault(code, Counter())
             if detail in details or len(details) < 20:
                 details[detail] += 1
+
+    def add_lines(self, code: str, lines: list[int]) -> None:
+        """Record one occurrence (no detail) on each of `lines`, in order."""
+        self.counts[code] += len(lines)
+        listed = self.lines.setdefault(code, [])
+        listed.extend(lines[: max(0, self.max_lines - len(listed))])
 
     def add_problems(self, problems: list[Problem]) -> None:
         """Record a list of (code, line, detail)."""
@@ -182,6 +190,166 @@ class Scan:
 
     def add_chunk(self, chunk: Chunk, last_line: int, unterminated: bool) -> None:
         """Parse and check a chunk of items, updating the aggregates."""
+        if not (self.options.shape == "prompt_completion" and self._add_clean_chunk(chunk)):
+            self._add_lines(chunk, last_line, unterminated)
+
+    def _add_clean_chunk(self, chunk: Chunk) -> bool:
+        """The common chunk, a whole batch at a time: consecutive JSONL lines that are all
+        clean examples (a string prompt and a non-empty string completion, nothing else) and
+        raise no per-line finding beyond `no_leading_space`, `too_long` and `maybe_too_long`.
+        Gives exactly the aggregates of `_add_lines`; returns False (changing nothing) for any
+        other chunk, which then goes line by line."""
+        if not chunk:
+            return True
+        first_line = chunk[0][0]
+        if chunk[-1][0] - first_line + 1 != len(chunk):
+            return False
+        payloads = [payload for _, payload in chunk]
+        if set(map(type, payloads)) != {bytes}:
+            return False
+        # One parse for the chunk: no line is empty, so each line is at least one array item,
+        # and as many items as lines means each line is exactly one JSON value.
+        try:
+            objs = orjson.loads(b"[" + b",".join(payloads) + b"]")
+        except orjson.JSONDecodeError:
+            return False
+        if len(objs) != len(chunk) or set(map(type, objs)) != {dict} or set(map(len, objs)) != {2}:
+            return False
+        prompts = [obj.get("prompt") for obj in objs]
+        completions = [obj.get("completion") for obj in objs]
+        if set(map(type, prompts)) != {str} or set(map(type, completions)) != {str}:
+            return False
+        if "" in prompts or "" in completions:
+            return False
+        # Separator candidates checked inside prompts (see _add_prompt): all must be clean.
+        joined = "\x00".join(prompts) + "\x00"
+        if joined.count("\x00") != len(prompts):  # NUL marks where a prompt ends below
+            return False
+        inside = self._inside_candidates(prompts)
+        for separator, end in inside:
+            text = joined if end == len(prompts) else "\x00".join(prompts[:end]) + "\x00"
+            if _inner_pattern(separator).search(text):
+                return False
+        distinct = dict.fromkeys(completions)
+        labels = self.labels
+        if (
+            labels is not None
+            and len(labels) + len(distinct) > MAX_LABELS
+            and len(set(distinct).union(labels)) > MAX_LABELS
+        ):
+            return False
+
+        # Per example: line numbers, flags, tokens, hashes, labels.
+        n = len(prompts)
+        options = self.options
+        lines = range(first_line, first_line + n)
+        flags = bytearray([VERBATIM]) * n
+        if options.encoding is not None:
+            encoding = get_encoding(options.encoding)
+            completion_tokens = {c: _token_count(encoding, c) for c in distinct}
+            tokens = [_token_count(encoding, p) for p in prompts]
+            tokens = [t + completion_tokens[c] for t, c in zip(tokens, completions, strict=True)]
+            self.tokens.extend(tokens)
+            self.max_completion_tokens = max(
+                self.max_completion_tokens, *completion_tokens.values()
+            )
+            limit = options.context_limit
+            if max(tokens) > limit:
+                for index, count in enumerate(tokens):
+                    if count > limit:
+                        self.tally.add("too_long", first_line + index, str(count))
+                        flags[index] |= LONG
+        else:
+            limit = 4 * options.context_limit
+            sizes = [len(p) + len(c) for p, c in zip(prompts, completions, strict=True)]
+            if max(sizes) > limit:
+                for index, size in enumerate(sizes):
+                    if size > limit:
+                        self.tally.add("maybe_too_long", first_line + index)
+                        flags[index] |= LONG
+        self.flags += flags
+        self.examples += n
+        self.lines.extend(lines)
+        encoded = [p.encode() for p in prompts]
+        self.prompt_keys += b"".join([sha1(pb).digest()[:8] for pb in encoded])
+        completion_keys = {c: sha1(c.encode()).digest()[:8] for c in distinct}
+        self.completion_keys += b"".join([completion_keys[c] for c in completions])
+        if labels is not None:
+            for completion in distinct:
+                if completion not in labels:
+                    labels[completion] = len(labels)
+            self.label_ids.extend([labels[c] for c in completions])
+        else:
+            self.label_ids.extend(array("i", [-1]) * n)
+        upper, lower = _letter_case(b"".join(encoded))
+        self.upper[0] += upper
+        self.lower[0] += lower
+        upper, lower = _letter_case("".join(completions).encode())
+        self.upper[1] += upper
+        self.lower[1] += lower
+
+        # Prompts (all non-empty here).
+        self.prompt_chars += len(joined) - n
+        newline = "\n" in joined
+        self.prompt_newline = self.prompt_newline or newline
+        unused = self.separators_unused
+        if ARROW in unused and (self.prompt_newline or ARROW in joined):
+            unused.remove(ARROW)
+        found = _found_separators(tuple(s for s in unused if s != ARROW), joined)
+        if found:
+            self.separators_unused = [s for s in unused if s not in found]
+        self.first_prompt, self.prompts_differ, self.prompt_prefix, self.prompt_suffix = (
+            _merge_texts(
+                (self.first_prompt, self.prompts_differ, self.prompt_prefix, self.prompt_suffix),
+                _texts(prompts),
+            )
+        )
+        # Completions.
+        distinct_list = list(distinct)
+        (
+            self.first_completion,
+            self.completions_differ,
+            self.completion_prefix,
+            self.completion_suffix,
+        ) = _merge_texts(
+            (
+                self.first_completion,
+                self.completions_differ,
+                self.completion_prefix,
+                self.completion_suffix,
+            ),
+            _texts(distinct_list),
+        )
+        if self.endings_unused:
+            all_completions = "\x00".join(distinct_list)
+            self.endings_unused = [e for e in self.endings_unused if e not in all_completions]
+        unspaced = {c for c in distinct_list if c[:1] not in (" ", "\n", "\t")}
+        if unspaced:
+            self.tally.add_lines(
+                "no_leading_space",
+                [first_line + i for i, c in enumerate(completions) if c in unspaced],
+            )
+        return True
+
+    def _inside_candidates(self, prompts: list[str]) -> list[tuple[str, int]]:
+        """(separator, k): the separators `_add_prompt` looks for inside the first k prompts
+        of a clean chunk (those while the running common suffix ends with the separator)."""
+        suffix = self.prompt_suffix if self.first_prompt is not None else None
+        candidates = []
+        for separator in ALL_SEPARATORS:
+            if suffix is not None and not suffix.endswith(separator):
+                continue
+            end = 0
+            for prompt in prompts:
+                if not prompt.endswith(separator):
+                    break
+                end += 1
+            if end:
+                candidates.append((separator, end))
+        return candidates
+
+    def _add_lines(self, chunk: Chunk, last_line: int, unterminated: bool) -> None:
+        """Parse and check a chunk line by line (any chunk)."""
         tally = self.tally
         shape = self.options.shape
         encoding = get_encoding(self.options.encoding) if self.options.encoding else None
@@ -462,6 +630,47 @@ class Scan:
 
 
 _Texts = tuple[str | None, bool, str | None, str | None]
+
+
+def _texts(texts: list[str]) -> _Texts:
+    """(first text, differ, common prefix, common suffix) of a non-empty list of texts."""
+    low, high = min(texts), max(texts)
+    prefix = _common_prefix(low, high)
+    suffix = texts[0]
+    for text in texts:
+        if not text.endswith(suffix):
+            suffix = _common_suffix(suffix, text)
+    return texts[0], low != high, prefix, suffix
+
+
+@functools.cache
+def _inner_pattern(separator: str) -> re.Pattern[str]:
+    """Finds the separator anywhere in NUL-joined texts except right before a NUL (the end of
+    a text): an occurrence inside a prompt."""
+    return re.compile(re.escape(separator) + "(?!\\x00)")
+
+
+def _found_separators(candidates: tuple[str, ...], text: str) -> set[str]:
+    """Which of the candidates (all starting with a blank line) occur in the text: one regex
+    scan while none does, rather than one substring search per candidate."""
+    found: set[str] = set()
+    while candidates:
+        match = _any_pattern(candidates).search(text)
+        if match is None:
+            break
+        found.add(match.group())
+        candidates = tuple(c for c in candidates if c != match.group())
+    return found
+
+
+@functools.cache
+def _any_pattern(candidates: tuple[str, ...]) -> re.Pattern[str]:
+    assert all(c.startswith("\n\n") for c in candidates)
+    return re.compile("\n\n(?:" + "|".join(re.escape(c[2:]) for c in candidates) + ")")
+
+
+def _token_count(encoding: Any, text: str) -> int:
+    return len(encoding.encode_ordinary(text))
 
 
 def _merge_texts(first: _Texts, later: _Texts) -> _Texts:

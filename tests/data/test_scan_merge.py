@@ -44,3 +44,37 @@ def test_chunked_scan_equals_single_scan(tmp_path: Path) -> None:
     assert merged.endings_unused == whole.endings_unused
     assert (merged.upper, merged.lower) == (whole.upper, whole.lower)
     assert merged.task_type() == whole.task_type() == "classification"
+
+
+def _state(scan: Scan) -> dict[str, object]:
+    fields = {k: v for k, v in vars(scan).items() if not k.startswith("_") and k != "tally"}
+    tally = scan.tally
+    fields["tally"] = (dict(tally.counts), tally.lines, tally.details)
+    return fields
+
+
+def test_batched_chunks_equal_line_by_line(tmp_path: Path) -> None:
+    """The whole-chunk path for clean chunks gives exactly the line-by-line aggregates."""
+    import random
+
+    rng = random.Random(3)
+    pieces = ["Good", "bad", " ->", "\n\n###\n\n", "\n\n===\n\n", "x", "\n", "\x00", "END", "."]
+    for case in range(120):
+        rows: list[object] = []
+        tail = rng.choice(["\n\n###\n\n", " ->", "\n\n===\n\n", "", "?"])
+        for i in range(rng.randint(1, 40)):
+            body = "".join(rng.choices(pieces, k=rng.randint(0, 6))) + f"w{i % 5}"
+            completion = rng.choice([" yes", " no", "no", "\tmaybe END", " a.", f" {i}***"])
+            rows.append(
+                {"prompt": body + (tail if rng.random() < 0.9 else ""), "completion": completion}
+            )
+        source = tmp_path / f"d{case}.jsonl"
+        source.write_bytes(jsonl(rows))
+        encoding = "cl100k_base" if case % 2 else None
+        options = ScanOptions("prompt_completion", 5, encoding, rng.choice([8, 20, 4096]))
+        reader = SourceReader(source)
+        batched, lines = Scan(options), Scan(options)
+        for chunk in reader.chunks(rng.choice([1, 200, 5000])):
+            batched.add_chunk(chunk, reader.lines, reader.unterminated_last_line)
+            lines._add_lines(chunk, reader.lines, reader.unterminated_last_line)
+        assert _state(batched) == _state(lines), case
