@@ -110,9 +110,10 @@ def _letter_case(text: bytes) -> tuple[int, int]:
 
 
 def _letter_case_bulk(text: bytes) -> tuple[int, int]:
-    """_letter_case for long texts (vectorised)."""
-    counts = np.bincount(np.frombuffer(text, dtype=np.uint8), minlength=256)
-    return int(counts[65:91].sum()), int(counts[97:123].sum())
+    """_letter_case for long texts (vectorised: uint8 arithmetic wraps below 'A' and 'a')."""
+    codes = np.frombuffer(text, dtype=np.uint8)
+    upper = np.count_nonzero((codes - np.uint8(65)) < 26)
+    return int(upper), int(np.count_nonzero((codes - np.uint8(97)) < 26))
 
 
 # Character-wise common prefix is exactly what is wanted here (these are texts, not paths).
@@ -199,21 +200,17 @@ class Scan:
         raise no per-line finding beyond `no_leading_space`, `too_long` and `maybe_too_long`.
         Gives exactly the aggregates of `_add_lines`; returns False (changing nothing) for any
         other chunk, which then goes line by line."""
-        if not chunk:
-            return True
-        first_line = chunk[0][0]
-        if chunk[-1][0] - first_line + 1 != len(chunk):
-            return False
-        payloads = [payload for _, payload in chunk]
-        if set(map(type, payloads)) != {bytes}:
-            return False
-        # One parse for the chunk: no line is empty, so each line is at least one array item,
+        block = chunk.block()
+        if not block:
+            return block is not None
+        first_line = chunk.first_line
+        # One parse for the chunk: with no empty line, each line is at least one array item,
         # and as many items as lines means each line is exactly one JSON value.
         try:
-            objs = orjson.loads(b"[" + b",".join(payloads) + b"]")
+            objs = orjson.loads(b"[" + block.removesuffix(b"\n").replace(b"\n", b",") + b"]")
         except orjson.JSONDecodeError:
             return False
-        if len(objs) != len(chunk) or set(map(type, objs)) != {dict} or set(map(len, objs)) != {2}:
+        if len(objs) != chunk.last_line - first_line + 1 or set(map(type, objs)) != {dict} or set(map(len, objs)) != {2}:
             return False
         prompts = [obj.get("prompt") for obj in objs]
         completions = [obj.get("completion") for obj in objs]
@@ -281,10 +278,10 @@ class Scan:
             self.label_ids.extend([labels[c] for c in completions])
         else:
             self.label_ids.extend(array("i", [-1]) * n)
-        upper, lower = _letter_case(b"".join(encoded))
+        upper, lower = _letter_case_bulk(b"".join(encoded))
         self.upper[0] += upper
         self.lower[0] += lower
-        upper, lower = _letter_case("".join(completions).encode())
+        upper, lower = _letter_case_bulk("".join(completions).encode())
         self.upper[1] += upper
         self.lower[1] += lower
 
@@ -354,7 +351,7 @@ class Scan:
         shape = self.options.shape
         encoding = get_encoding(self.options.encoding) if self.options.encoding else None
         fast = shape == "prompt_completion"
-        for line, payload in chunk:
+        for line, payload in chunk.items():
             if fast and type(payload) is bytes:
                 # Fast path for the common clean line: exactly a string prompt and a non-empty
                 # string completion. Anything else takes the general path below.
@@ -697,7 +694,7 @@ def scan_chunk(options: ScanOptions, chunk: Chunk, last_line: int, unterminated:
 def detect_file_shape(chunks: Iterator[Chunk]) -> DataShape:
     """chat or prompt_completion, from the first line that parses as an object."""
     for chunk in chunks:
-        for line, payload in chunk:
+        for line, payload in chunk.items():
             obj, problems = parse_payload(line, payload, None)
             if not problems and isinstance(obj, dict):
                 return detect_shape(obj) or "prompt_completion"

@@ -45,7 +45,7 @@ from ftkit.data.models import (
     TaskType,
     TokenStats,
 )
-from ftkit.data.reading import SourceReader
+from ftkit.data.reading import Chunk, SourceReader
 from ftkit.data.splitting import SKIP, VALIDATION, assign_splits
 from ftkit.data.tokens import encoding_name
 from ftkit.data.workers import PARALLEL_MIN_BYTES, map_in_order
@@ -143,14 +143,14 @@ def prepare_dataset(
     plan = replace(plan, encoding=encoding if recount else None)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / SPLIT_FILES[name] for name in SPLIT_NAMES]
-    writer = SplitWriter(paths, write=written)
     totals = _Totals()
-    if written:
-        for part in parts:
-            for result in _second_pass(part, plan, parallel):
-                writer.add(result)
-                totals.add(result)
-    hashes = writer.finish([written and n > 0 for n in totals.examples])
+    with SplitWriter(paths, write=written) as writer:
+        if written:
+            for part in parts:
+                for result in _second_pass(part, plan, parallel):
+                    writer.add(result)
+                    totals.add(result)
+        hashes = writer.finish([written and n > 0 for n in totals.examples])
     if checks.count_tokens and not recount:
         totals.tokens = [0, 0, 0]
         for part in parts:
@@ -228,6 +228,7 @@ class _Part:
     """One input file after the first pass: what is kept and, once split, where it goes."""
 
     reader: SourceReader
+    spans: list[Chunk]  # JSONL: every chunk, without its bytes; empty for other formats
     scan: Scan
     duplicates: np.ndarray
     keep: np.ndarray
@@ -241,8 +242,15 @@ def _first_pass(
     if parallel is None:
         parallel = reader.path.stat().st_size >= PARALLEL_MIN_BYTES
     scan = Scan(options)
-    jobs = ((chunk, reader.lines, reader.unterminated_last_line) for chunk in reader.chunks())
-    for part in map_in_order(scan_chunk, options, jobs, parallel=parallel):
+    spans: list[Chunk] = []  # JSONL chunks without their bytes, read back by the second pass
+
+    def jobs() -> Iterator[tuple[Chunk, int, bool]]:
+        for chunk in reader.chunks(detached=parallel):
+            if chunk.span is not None:
+                spans.append(chunk.detached())
+            yield chunk, reader.lines, reader.unterminated_last_line
+
+    for part in map_in_order(scan_chunk, options, jobs(), parallel=parallel):
         scan.merge(part)
     duplicates = scan.duplicate_mask()
     keep = np.ones(scan.examples, dtype=bool)
@@ -253,7 +261,7 @@ def _first_pass(
     findings = bom_finding(reader.bom) + line_findings(scan, "drop-invalid" in fixes)
     findings += duplicate_findings(scan, duplicates, "drop-duplicates" in fixes)
     findings += length_findings(scan, "drop-long" in fixes)
-    return _Part(reader, scan, duplicates, keep), findings
+    return _Part(reader, spans, scan, duplicates, keep), findings
 
 
 def _second_pass(part: _Part, plan: Plan, parallel: bool | None) -> Iterator[ChunkResult]:
@@ -262,13 +270,11 @@ def _second_pass(part: _Part, plan: Plan, parallel: bool | None) -> Iterator[Chu
     flags = part.scan.flag_array()[part.keep] & VERBATIM
     line_codes[part.scan.line_numbers()[part.keep].astype(np.int64)] = part.codes | flags
     code_bytes = line_codes.tobytes()
-    jobs = (
-        (chunk, code_bytes[chunk[0][0] : chunk[-1][0] + 1], chunk[0][0])
-        for chunk in part.reader.chunks()
-    )
     if parallel is None:
         parallel = part.reader.path.stat().st_size >= PARALLEL_MIN_BYTES
-    # Copying clean lines is I/O; only rewriting (parsing, fixing, counting) pays for workers.
+    # JSONL chunks are read back from their spans; other formats are read again.
+    chunks = part.spans if part.reader.format == "jsonl" else part.reader.chunks()
+    jobs = ((chunk, code_bytes[chunk.first_line : chunk.last_line + 1]) for chunk in chunks)
     return map_in_order(process_chunk, plan, jobs, parallel=parallel and plan.rewrites)
 
 

@@ -3,12 +3,15 @@
 An item is `(line, payload)`: for JSONL the payload is the raw line bytes (parsed later, so
 parsing can run in worker processes); for CSV/TSV rows and JSON-array items it is the record
 already mapped to `prompt`/`completion` keys, or None when the row was not valid UTF-8.
+JSONL is read in blocks of whole lines, kept whole in the chunk: clean chunks are then checked
+and copied a block at a time, and items are cut out only for chunks that need them.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,6 @@ from ftkit.config import ColumnMapping, DataFormat
 from ftkit.errors import DataError
 
 Item = tuple[int, Any]
-Chunk = list[Item]
 BOM = b"\xef\xbb\xbf"
 CHUNK_BYTES = 1 << 20
 _EXTENSIONS: dict[str, DataFormat] = {
@@ -28,6 +30,55 @@ _EXTENSIONS: dict[str, DataFormat] = {
     ".tsv": "tsv",
     ".json": "json",
 }
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive items of one file: a block of raw JSONL lines, or records of other formats.
+
+    A JSONL chunk also knows where its block lies in the file (`span`), so it can be sent to a
+    worker process without its bytes (`detached`) and read back there."""
+
+    first_line: int
+    last_line: int
+    data: bytes | None = None
+    records: list[Item] | None = None
+    span: tuple[str, int, int] | None = None  # JSONL: (path, offset, size) of the block
+
+    @classmethod
+    def of_records(cls, records: list[Item]) -> Chunk:
+        """A chunk of CSV/TSV rows or JSON-array items."""
+        return cls(records[0][0], records[-1][0], records=records)
+
+    def detached(self) -> Chunk:
+        """The chunk without its bytes when they can be read back from the file."""
+        return replace(self, data=None) if self.span is not None else self
+
+    def block(self) -> bytes | None:
+        """JSONL: the lines, each ending in a newline but the file's last; None otherwise."""
+        if self.data is not None or self.span is None:
+            return self.data
+        path, offset, size = self.span
+        with open(path, "rb", buffering=0) as file:
+            file.seek(offset)
+            return file.read(size)
+
+    def raw_lines(self) -> list[bytes] | None:
+        """The JSONL lines without their newlines; None for other formats."""
+        block = self.block()
+        if block is None:
+            return None
+        lines = block.split(b"\n")
+        if block.endswith(b"\n"):
+            lines.pop()
+        return lines
+
+    def items(self, lines: list[bytes] | None = None) -> list[Item]:
+        """(line, payload) for each item; `lines`: the raw lines when already at hand."""
+        lines = lines if lines is not None else self.raw_lines()
+        if lines is None:
+            return self.records or []
+        return list(zip(range(self.first_line, self.last_line + 1), lines, strict=True))
 
 
 class SourceReader:
@@ -63,34 +114,49 @@ class SourceReader:
             head = file.read(4096).removeprefix(BOM).lstrip()
         return head[:1] == char
 
-    def chunks(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
-        """Numbered items in chunks of about `chunk_bytes`; line numbers start at 1."""
+    def chunks(self, chunk_bytes: int = CHUNK_BYTES, *, detached: bool = False) -> Iterator[Chunk]:
+        """Numbered items in chunks of about `chunk_bytes`; line numbers start at 1.
+
+        detached: JSONL chunks come without their bytes (see Chunk.detached), e.g. for worker
+        processes, which read them back."""
         if self.format == "jsonl":
-            yield from self._jsonl_chunks(chunk_bytes)
+            yield from self._jsonl_chunks(chunk_bytes, detached)
         elif self.format in ("csv", "tsv"):
             yield from _batched(self._csv_rows(), chunk_bytes // 256)
         else:
             yield from _batched(self._json_array_items(), chunk_bytes // 256)
 
-    def _jsonl_chunks(self, chunk_bytes: int) -> Iterator[Chunk]:
-        chunk: Chunk = []
-        size = 0
-        line = 0
-        with self.path.open("rb", buffering=1 << 20) as file:
-            for raw in file:
-                if size >= chunk_bytes:  # yielded late, so the last chunk comes after the flags
-                    yield chunk
-                    chunk, size = [], 0
-                line += 1
-                if line == 1 and raw.startswith(BOM):
-                    self.bom = True
-                    raw = raw[len(BOM) :]
-                chunk.append((line, raw))
-                size += len(raw)
-            self.unterminated_last_line = line > 0 and not raw.endswith(b"\n")
-        self.lines = line
-        if chunk:
-            yield chunk
+    def _jsonl_chunks(self, chunk_bytes: int, detached: bool) -> Iterator[Chunk]:
+        # Blocks are cut after their last newline and the next read starts there, so no line
+        # is copied; a line longer than a block doubles the read until it fits. Each chunk is
+        # yielded once the next is read, so the last comes after the flags are set.
+        held: Chunk | None = None
+        line = 1
+        with self.path.open("rb", buffering=0) as file:
+            self.bom = file.read(len(BOM)) == BOM
+            offset = len(BOM) if self.bom else 0
+            size = chunk_bytes
+            while True:
+                file.seek(offset)
+                block = file.read(size)
+                cut = block.rfind(b"\n") + 1
+                if not block or (not cut and len(block) == size):
+                    if not block:
+                        break
+                    size *= 2
+                    continue
+                end = cut or len(block)  # no newline: the unterminated last line
+                lines = block.count(b"\n", 0, end) + (0 if cut else 1)
+                data = None if detached else block if end == len(block) else block[:end]
+                chunk = Chunk(line, line + lines - 1, data, span=(str(self.path), offset, end))
+                self.unterminated_last_line = not cut
+                line, offset, size = chunk.last_line + 1, offset + end, chunk_bytes
+                if held is not None:
+                    yield held
+                held = chunk
+        self.lines = line - 1
+        if held is not None:
+            yield held
 
     def _decoded_lines(self) -> Iterator[str]:
         """Text lines for the csv module; a line that is not UTF-8 is marked, not fatal."""
@@ -164,11 +230,11 @@ class SourceReader:
 
 
 def _batched(items: Iterator[Item], size: int) -> Iterator[Chunk]:
-    chunk: Chunk = []
+    records: list[Item] = []
     for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+        records.append(item)
+        if len(records) >= size:
+            yield Chunk.of_records(records)
+            records = []
+    if records:
+        yield Chunk.of_records(records)

@@ -8,8 +8,11 @@ results come back in file order and are written and hashed in the main process.
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +70,18 @@ class ChunkResult:
     max_completion_tokens: int = 0
 
 
-def process_chunk(plan: Plan, chunk: Chunk, codes: bytes, first_line: int) -> ChunkResult:
-    """Fix and serialise the examples of one chunk; `codes[line - first_line]` is each line's
-    split (SKIP for lines that are not written), with VERBATIM set for clean raw lines."""
+def process_chunk(plan: Plan, chunk: Chunk, codes: bytes) -> ChunkResult:
+    """Fix and serialise the examples of one chunk; `codes[line - chunk.first_line]` is each
+    line's split (SKIP for lines that are not written), with VERBATIM set for clean raw lines."""
+    lines = chunk.raw_lines()
+    if lines is not None and not plan.rewrites and set(codes) <= _COPIED:
+        return _copied(plan, lines, codes)
     parts: list[list[bytes]] = [[], [], []]
     result = ChunkResult(blobs=[])
     rewrites = plan.rewrites
     encoding = get_encoding(plan.encoding) if plan.encoding else None
-    for line, payload in chunk:
+    first_line = chunk.first_line
+    for line, payload in chunk.items(lines):
         code = codes[line - first_line]
         if code == SKIP:
             continue
@@ -102,6 +109,24 @@ def process_chunk(plan: Plan, chunk: Chunk, codes: bytes, first_line: int) -> Ch
     if plan.write:
         result.blobs = [b"\n".join(part) + b"\n" if part else b"" for part in parts]
     return result
+
+
+_COPIED = {SKIP, *(split | VERBATIM for split in range(3))}
+
+
+def _copied(plan: Plan, lines: list[bytes], codes: bytes) -> ChunkResult:
+    """process_chunk for a chunk whose kept lines are all copied as they are: a split at a time."""
+    result = ChunkResult(blobs=[b"", b"", b""])
+    for split in range(3):
+        wanted = codes.translate(_SELECT[split])  # 1 where the line goes to this split, else 0
+        result.examples[split] = wanted.count(1)
+        if plan.write and result.examples[split]:
+            kept = map(bytes.strip, compress(lines, wanted))
+            result.blobs[split] = b"\n".join(kept) + b"\n"
+    return result
+
+
+_SELECT = [bytes(int(code == split | VERBATIM) for code in range(256)) for split in range(3)]
 
 
 def _chat_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +177,11 @@ def fix_completion(plan: Plan, completion: str, fixes: Counter[str] | None = Non
 
 
 class SplitWriter:
-    """Three output files written to temporary names, hashed as they grow, kept or discarded."""
+    """Three output files written to temporary names, hashed as they grow, kept or discarded.
+
+    Writing and hashing run on a thread of their own (both release the GIL), overlapping the
+    main thread's work on the next chunk; at most a few chunk results wait in between. Used as
+    a context manager: leaving it by an exception discards the temporary files."""
 
     def __init__(self, paths: list[Path], write: bool) -> None:
         self.paths = paths
@@ -160,18 +189,32 @@ class SplitWriter:
         self.temps = [path.with_name(f".{path.name}.partial") for path in paths]
         self.files = [temp.open("wb") for temp in self.temps] if write else []
         self.hashes = [hashlib.sha256() for _ in paths]
+        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=4)
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="ftkit-split-writer", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> SplitWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            self._stop()
+            self._discard()
 
     def add(self, result: ChunkResult) -> None:
         """Append one chunk's output."""
-        for index, blob in enumerate(result.blobs):
-            if blob and self.write:
-                self.files[index].write(blob)
-                self.hashes[index].update(blob)
+        if self._failure is not None:
+            raise self._failure
+        if self.write and any(result.blobs):
+            self._queue.put(result.blobs)
 
     def finish(self, keep: list[bool]) -> list[str]:
         """Close; move kept files into place, remove the rest; sha256 per file."""
-        for file in self.files:
-            file.close()
+        self._stop()
+        if self._failure is not None:
+            self._discard()
+            raise self._failure
         for temp, path, wanted in zip(self.temps, self.paths, keep, strict=True):
             if self.write and wanted:
                 temp.replace(path)
@@ -179,3 +222,25 @@ class SplitWriter:
                 temp.unlink(missing_ok=True)
                 path.unlink(missing_ok=True)
         return [digest.hexdigest() for digest in self.hashes]
+
+    def _drain(self) -> None:
+        while (blobs := self._queue.get()) is not None:
+            if self._failure is not None:
+                continue  # keep taking results so the producer never blocks
+            try:
+                for file, digest, blob in zip(self.files, self.hashes, blobs, strict=True):
+                    if blob:
+                        file.write(blob)
+                        digest.update(blob)
+            except BaseException as exc:  # handed to the main thread by add/finish
+                self._failure = exc
+
+    def _stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        for file in self.files:
+            file.close()
+
+    def _discard(self) -> None:
+        for temp in self.temps:
+            temp.unlink(missing_ok=True)
