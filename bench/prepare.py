@@ -5,7 +5,7 @@ only), creates bench/.venv-openai028 with openai==0.28.1 + pandas on first use, 
 as subprocesses on the same file in the same run and prints wall time, peak memory (ru_maxrss of
 the child, via os.wait4) and the ratios. Modes: with exact token counts, and without.
 
-    .venv/bin/python bench/prepare.py [--sizes 10,100] [--gigabyte] [--skip-peer]
+    .venv/bin/python bench/prepare.py [--sizes 10,100] [--gigabyte] [--skip-peer] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -154,6 +156,14 @@ def run_ftkit(data: Path, tokens: bool) -> tuple[float, float, float]:
         return measure(command, Path(tmp))
 
 
+def median(
+    runs: int, measure_once: Callable[[], tuple[float, float, float]]
+) -> tuple[float, float, float]:
+    """The run with the median wall time out of `runs` (its CPU and peak memory with it)."""
+    figures = sorted((measure_once() for _ in range(max(1, runs))), key=lambda f: f[0])
+    return figures[len(figures) // 2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -161,6 +171,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,100", help="MB sizes compared with the peer.")
     parser.add_argument("--gigabyte", action="store_true", help="Also run ftkit on a 1 GB file.")
     parser.add_argument("--skip-peer", action="store_true", help="Only run ftkit.")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="Runs of each tool per file; the median is shown."
+    )
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     openai = None if args.skip_peer else ensure_peer()
@@ -172,12 +185,14 @@ def main() -> None:
     )
     for megabytes in [int(size) for size in args.sizes.split(",") if size]:
         data = generate(OUT / f"classification-{megabytes}mb.jsonl", megabytes)
-        peer = run_peer(openai, data) if openai else None
+        peer = median(args.repeat, partial(run_peer, openai, data)) if openai else None
         if peer:
             _row(f"{megabytes}MB", "openai 0.28.1 -q", peer, None)
         for tokens in (True, False):
             name = "ftkit (exact tokens)" if tokens else "ftkit (--no-tokens)"
-            _row(f"{megabytes}MB", name, run_ftkit(data, tokens), peer)
+            _row(
+                f"{megabytes}MB", name, median(args.repeat, partial(run_ftkit, data, tokens)), peer
+            )
     if args.gigabyte:
         data = generate(OUT / "classification-1024mb.jsonl", 1024)
         for tokens in (True, False):

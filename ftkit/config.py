@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ftkit.errors import ConfigError
@@ -238,6 +237,8 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
 
     Raises ConfigError naming the file and every offending key path.
     """
+    import yaml  # on use: commands run without a config file start faster
+
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -293,6 +294,8 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)*", key):
         msg = f"override {text!r} must look like key.path=value (e.g. job.hyperparameters.n_epochs=2)."
         raise ConfigError(msg)
+    import yaml
+
     try:
         parsed = yaml.safe_load(value) if value.strip() else ""
     except yaml.YAMLError:

@@ -6,7 +6,6 @@ error, 3 cancelled.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Iterator
@@ -107,6 +106,8 @@ def _run_and_exit(
             Client(trial.provider).close()  # a missing key or URL fails here, before Prefect
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    import asyncio  # with Prefect, on use: other commands start faster
+
     from flows.ephemeral import EphemeralAPI
 
     prefect_api = EphemeralAPI().start_in_background()
@@ -131,6 +132,8 @@ async def _run_trials(
     trials: list[ExperimentConfig], base_url: str | None, *, detach: bool, parallel: int
 ) -> list[tuple[Any, int]]:
     """Run the flow for each config; sweep trials run `sweep.max_parallel` at a time."""
+    import asyncio
+
     slots = asyncio.Semaphore(parallel)
 
     async def run_in_slot(trial: ExperimentConfig) -> tuple[Any, int]:
