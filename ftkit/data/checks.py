@@ -180,6 +180,34 @@ class Scan:
         self._inside_checks: tuple[str | None, list[tuple[int, str]]] = (None, [])
 
     @property
+    def prompt_texts(self) -> _Texts:
+        """(first prompt, prompts differ, common prefix, common suffix) so far."""
+        return self.first_prompt, self.prompts_differ, self.prompt_prefix, self.prompt_suffix
+
+    @prompt_texts.setter
+    def prompt_texts(self, texts: _Texts) -> None:
+        self.first_prompt, self.prompts_differ, self.prompt_prefix, self.prompt_suffix = texts
+
+    @property
+    def completion_texts(self) -> _Texts:
+        """(first completion, completions differ, common prefix, common suffix) so far."""
+        return (
+            self.first_completion,
+            self.completions_differ,
+            self.completion_prefix,
+            self.completion_suffix,
+        )
+
+    @completion_texts.setter
+    def completion_texts(self, texts: _Texts) -> None:
+        (
+            self.first_completion,
+            self.completions_differ,
+            self.completion_prefix,
+            self.completion_suffix,
+        ) = texts
+
+    @property
     def shape(self) -> DataShape:
         """prompt_completion or chat."""
         return self.options.shape
@@ -210,7 +238,11 @@ class Scan:
             objs = orjson.loads(b"[" + block.removesuffix(b"\n").replace(b"\n", b",") + b"]")
         except orjson.JSONDecodeError:
             return False
-        if len(objs) != chunk.last_line - first_line + 1 or set(map(type, objs)) != {dict} or set(map(len, objs)) != {2}:
+        if (
+            len(objs) != chunk.last_line - first_line + 1
+            or set(map(type, objs)) != {dict}
+            or set(map(len, objs)) != {2}
+        ):
             return False
         prompts = [obj.get("prompt") for obj in objs]
         completions = [obj.get("completion") for obj in objs]
@@ -295,28 +327,10 @@ class Scan:
         found = _found_separators(tuple(s for s in unused if s != ARROW), joined)
         if found:
             self.separators_unused = [s for s in unused if s not in found]
-        self.first_prompt, self.prompts_differ, self.prompt_prefix, self.prompt_suffix = (
-            _merge_texts(
-                (self.first_prompt, self.prompts_differ, self.prompt_prefix, self.prompt_suffix),
-                _texts(prompts),
-            )
-        )
+        self.prompt_texts = _merge_texts(self.prompt_texts, _texts(prompts))
         # Completions.
         distinct_list = list(distinct)
-        (
-            self.first_completion,
-            self.completions_differ,
-            self.completion_prefix,
-            self.completion_suffix,
-        ) = _merge_texts(
-            (
-                self.first_completion,
-                self.completions_differ,
-                self.completion_prefix,
-                self.completion_suffix,
-            ),
-            _texts(distinct_list),
-        )
+        self.completion_texts = _merge_texts(self.completion_texts, _texts(distinct_list))
         if self.endings_unused:
             all_completions = "\x00".join(distinct_list)
             self.endings_unused = [e for e in self.endings_unused if e not in all_completions]
@@ -528,36 +542,8 @@ class Scan:
         for column in (0, 1):
             self.upper[column] += later.upper[column]
             self.lower[column] += later.lower[column]
-        self.first_prompt, self.prompts_differ, self.prompt_prefix, self.prompt_suffix = (
-            _merge_texts(
-                (self.first_prompt, self.prompts_differ, self.prompt_prefix, self.prompt_suffix),
-                (
-                    later.first_prompt,
-                    later.prompts_differ,
-                    later.prompt_prefix,
-                    later.prompt_suffix,
-                ),
-            )
-        )
-        (
-            self.first_completion,
-            self.completions_differ,
-            self.completion_prefix,
-            self.completion_suffix,
-        ) = _merge_texts(
-            (
-                self.first_completion,
-                self.completions_differ,
-                self.completion_prefix,
-                self.completion_suffix,
-            ),
-            (
-                later.first_completion,
-                later.completions_differ,
-                later.completion_prefix,
-                later.completion_suffix,
-            ),
-        )
+        self.prompt_texts = _merge_texts(self.prompt_texts, later.prompt_texts)
+        self.completion_texts = _merge_texts(self.completion_texts, later.completion_texts)
 
     def _merge_labels(self, later: Scan) -> None:
         if self.labels is None or later.labels is None:
