@@ -143,8 +143,11 @@ def _split(current: Any, text: str | None, seed: int | None) -> Any:
 
 def summary(prepared: PreparedData, config: Path | None = None) -> str:
     """A short report for people: findings by severity with lines, splits, tokens, cost, next."""
+    from ftkit.data.models import counted
+
     lines = [
-        f"{prepared.source}: {prepared.examples} examples in {prepared.lines} lines "
+        f"{prepared.source}: {counted(prepared.examples, 'example')} in "
+        f"{counted(prepared.lines, 'line')} "
         f"({prepared.format.replace('_', '/')}, {prepared.task_type.replace('_', ' ')}) "
         f"for {prepared.model}"
     ]

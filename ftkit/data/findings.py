@@ -14,7 +14,7 @@ from ftkit.data.checks import (
     SEPARATORS,
     Scan,
 )
-from ftkit.data.models import SPLIT_NAMES, Finding, Severity, TaskType
+from ftkit.data.models import SPLIT_NAMES, Finding, Severity, TaskType, counted
 
 # Severity and advice per line-level problem code; `{details}` lists what was seen.
 LINE_PROBLEMS: dict[str, tuple[Severity, str]] = {
@@ -253,7 +253,7 @@ def _balance_finding(labels: dict[str, int]) -> Finding | None:
     return Finding(
         code="class_balance",
         severity="warning",
-        message=f"Classes are unbalanced: {smallest_label!r} has {smallest} examples, the "
+        message=f"Classes are unbalanced: {smallest_label!r} has {counted(smallest, 'example')}, the "
         f"largest class {largest}. Add examples of the rare classes, or judge the model by "
         "per-class metrics (F1), not accuracy.",
         count=smallest,
@@ -509,8 +509,8 @@ def count_findings(scan: Scan, codes: np.ndarray, minimum: int, recommended: int
         Finding(
             code="examples",
             severity="info",
-            message=f"The file has {scan.examples} usable examples ({kept} kept: {train} for "
-            "training).",
+            message=f"The file has {counted(scan.examples, 'usable example')} ({kept:,} kept: "
+            f"{train:,} for training).",
             count=scan.examples,
         )
     ]
@@ -519,7 +519,7 @@ def count_findings(scan: Scan, codes: np.ndarray, minimum: int, recommended: int
             Finding(
                 code="too_few_examples",
                 severity="error",
-                message=f"Only {train} training examples; fine-tuning needs at least {minimum} "
+                message=f"Only {counted(train, 'training example')}; fine-tuning needs at least {minimum} "
                 "(the jobs API rejects fewer than 10). Add examples.",
                 count=train,
             )

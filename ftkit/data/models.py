@@ -21,6 +21,11 @@ SPLIT_FILES: dict[SplitName, str] = {
 }
 
 
+def counted(count: int, noun: str) -> str:
+    """`1 example`, `2 examples`: a count with its noun in the right number."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 class Finding(BaseModel):
     """One problem or fact about the dataset, with the lines it concerns."""
 

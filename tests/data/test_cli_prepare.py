@@ -26,6 +26,7 @@ def test_clean_data_exits_0_with_a_summary(tmp_path: Path) -> None:
     data = write(tmp_path, pc_lines(50))
     result = runner.invoke(app, ["prepare", str(data), "--out", str(tmp_path / "p")])
     assert result.exit_code == 0, result.output
+    assert f"{data}: 50 examples in 50 lines" in result.stdout
     assert "splits: train 38" in result.stdout and "billed per epoch" in result.stdout
     assert (tmp_path / "p" / "train.jsonl").exists() and (
         tmp_path / "p" / "validation.json"
@@ -120,3 +121,12 @@ def test_config_file_and_overrides(tmp_path: Path) -> None:
     printed = json.loads(result.stdout)
     assert (printed["model"], printed["seed"], printed["cost"]["n_epochs"]) == ("davinci-002", 9, 2)
     assert printed["cost"]["n_epochs_assumed"] is False
+
+
+def test_counts_of_one_are_singular(tmp_path: Path) -> None:
+    data = write(tmp_path, pc_lines(1))
+    result = runner.invoke(app, ["prepare", str(data), "--out", str(tmp_path / "p")])
+    assert result.exit_code == 1
+    assert f"{data}: 1 example in 1 line " in result.stdout
+    assert "Only 1 training example;" in result.stdout
+    assert "The file has 1 usable example (1 kept" in result.stdout
