@@ -150,6 +150,8 @@ def prepare_dataset(
                 for result in _second_pass(part, plan, parallel):
                     writer.add(result)
                     totals.add(result)
+        for part in parts:
+            part.reader.check_unchanged()
         hashes = writer.finish([written and n > 0 for n in totals.examples])
     if checks.count_tokens and not recount:
         totals.tokens = [0, 0, 0]

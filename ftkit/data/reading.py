@@ -61,7 +61,10 @@ class Chunk:
         path, offset, size = self.span
         with open(path, "rb", buffering=0) as file:
             file.seek(offset)
-            return file.read(size)
+            block = file.read(size)
+        if len(block) != size:
+            raise DataError(_changed(path))
+        return block
 
     def raw_lines(self) -> list[bytes] | None:
         """The JSONL lines without their newlines; None for other formats."""
@@ -95,6 +98,13 @@ class SourceReader:
         self.lines = 0
         self.unterminated_last_line = False
         self._last_bad_line = 0
+        self._identity = _identity(self.path)
+
+    def check_unchanged(self) -> None:
+        """Raise DataError when the file was changed since this reader was made: the passes
+        over it must all see the same bytes."""
+        if _identity(self.path) != self._identity:
+            raise DataError(_changed(self.path))
 
     def _format_from_name(self) -> DataFormat:
         fmt = _EXTENSIONS.get(self.path.suffix.lower())
@@ -227,6 +237,15 @@ class SourceReader:
     def _renamed(self, item: dict[str, Any]) -> dict[str, Any]:
         mapping = {self.columns.prompt: "prompt", self.columns.completion: "completion"}
         return {mapping.get(key, key): value for key, value in item.items()}
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    status = path.stat()
+    return status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def _changed(path: str | Path) -> str:
+    return f"{path}: the file changed while it was being prepared; run again once it is complete."
 
 
 def _batched(items: Iterator[Item], size: int) -> Iterator[Chunk]:

@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
+import ftkit.data.prepare as prepare_module
+from ftkit.config import DataConfig
+from ftkit.data.prepare import prepare_dataset
 from ftkit.data.reading import BOM, SourceReader
 from ftkit.data.writing import ChunkResult, SplitWriter
+from ftkit.errors import DataError
+
+from .prep_helpers import jsonl, pc_lines
 
 LINES = [b'{"a": 1}', b"", b"x" * 5000, b'{"b": "\\u00e9"}\r', b"   ", b"last"]
 
@@ -89,3 +95,33 @@ def test_split_writer_reports_a_write_failure(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="closed file"):
         writer.finish([True, True, True])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_changed_between_the_passes_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second pass re-reads the file: if it changed after the checks, nothing is kept."""
+    source = tmp_path / "d.jsonl"
+    source.write_bytes(jsonl(pc_lines(40)))
+    real_assign = prepare_module.assign_splits
+
+    def assign_then_append(*args: object, **kwargs: object) -> object:
+        with source.open("ab") as file:
+            file.write(jsonl(["{broken"]))
+        return real_assign(*args, **kwargs)
+
+    monkeypatch.setattr(prepare_module, "assign_splits", assign_then_append)
+    out = tmp_path / "out"
+    with pytest.raises(DataError, match="changed while it was being prepared"):
+        prepare_dataset(DataConfig(source=source), "babbage-002", out)
+    assert sorted(path.name for path in out.iterdir()) == []
+
+
+def test_a_truncated_span_is_a_data_error(tmp_path: Path) -> None:
+    source = tmp_path / "d.jsonl"
+    source.write_bytes(b"\n".join(LINES) + b"\n")
+    (chunk,) = SourceReader(source).chunks(detached=True)
+    source.write_bytes(b"{}\n")
+
+    with pytest.raises(DataError, match="changed while it was being prepared"):
+        chunk.block()
