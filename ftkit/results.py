@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from ftkit.errors import DataError
 
 if TYPE_CHECKING:
-    from ftkit.api import AsyncClient, Client, Job
+    from ftkit.api import Client, Job
 
 Cell = float | str | None
 
@@ -144,12 +144,6 @@ def fetch_results(client: Client, job: Job) -> ResultsTable:
     """Download and parse the job's (first) result file."""
     file_id = result_file_id(job)
     return parse_results(client.files.content(file_id))
-
-
-async def afetch_results(client: AsyncClient, job: Job) -> ResultsTable:
-    """Download and parse the job's (first) result file, with the async client."""
-    file_id = result_file_id(job)
-    return parse_results(await client.files.content(file_id))
 
 
 def result_file_id(job: Job) -> str:
