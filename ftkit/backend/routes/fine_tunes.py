@@ -163,27 +163,29 @@ def create_fine_tune(body: FineTuneCreate, state: StateDep, org: OrgDep) -> dict
     if body.validation_file is not None:
         require_file(state, org, body.validation_file, "validation_file")
     n_classes = _check_classification(body)
-    job = new_job(
-        state,
-        org,
-        "legacy",
-        model=body.model or "curie",
-        training_file=body.training_file,
-        validation_file=body.validation_file,
-        n_epochs=body.n_epochs or DEFAULT_N_EPOCHS,
-        batch_size=body.batch_size,
-        learning_rate_multiplier=body.learning_rate_multiplier,
-        prompt_loss_weight=body.prompt_loss_weight
-        if body.prompt_loss_weight is not None
-        else DEFAULT_PROMPT_LOSS_WEIGHT,
-        compute_classification_metrics=bool(body.compute_classification_metrics),
-        classification_n_classes=n_classes,
-        classification_positive_class=body.classification_positive_class,
-        classification_betas=body.classification_betas,
-        suffix=body.suffix,
-        seed=secrets.randbelow(MAX_SEED),
-    )
-    return fine_tune_object(state, job)
+    # One transaction: the object shows the job as created, before the scheduler adds events.
+    with state.store.transaction():
+        job = new_job(
+            state,
+            org,
+            "legacy",
+            model=body.model or "curie",
+            training_file=body.training_file,
+            validation_file=body.validation_file,
+            n_epochs=body.n_epochs or DEFAULT_N_EPOCHS,
+            batch_size=body.batch_size,
+            learning_rate_multiplier=body.learning_rate_multiplier,
+            prompt_loss_weight=body.prompt_loss_weight
+            if body.prompt_loss_weight is not None
+            else DEFAULT_PROMPT_LOSS_WEIGHT,
+            compute_classification_metrics=bool(body.compute_classification_metrics),
+            classification_n_classes=n_classes,
+            classification_positive_class=body.classification_positive_class,
+            classification_betas=body.classification_betas,
+            suffix=body.suffix,
+            seed=secrets.randbelow(MAX_SEED),
+        )
+        return fine_tune_object(state, job)
 
 
 @router.get("")
