@@ -15,9 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ftkit.config import ColumnMapping, DataFormat
+from ftkit.data.json_array import json_array_items
 from ftkit.errors import DataError
 
 Item = tuple[int, Any]
@@ -215,24 +214,17 @@ class SourceReader:
         return [mapping.get(name, name) for name in header]
 
     def _json_array_items(self) -> Iterator[Item]:
-        # A JSON array cannot be streamed with orjson; it is loaded once (JSONL is the streaming
-        # format) and items are numbered from 1 in place of lines.
-        data = self.path.read_bytes()
-        if data.startswith(BOM):
-            self.bom = True
-            data = data[len(BOM) :]
-        try:
-            items = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            msg = f"{self.path}: not a valid JSON array ({exc}); JSONL (one object per line) is the preferred format."
-            raise DataError(msg) from None
-        if not isinstance(items, list):
-            msg = f"{self.path}: expected a JSON array of objects, got {type(items).__name__}."
-            raise DataError(msg)
-        self.lines = len(items)
+        # Items are numbered from 1 in place of lines.
         default = self.columns == ColumnMapping()
-        for number, item in enumerate(items, 1):
-            yield number, (item if default or not isinstance(item, dict) else self._renamed(item))
+        number = 0
+        with self.path.open("rb") as file:
+            self.bom = file.read(len(BOM)) == BOM
+            if not self.bom:
+                file.seek(0)
+            for number, item in enumerate(json_array_items(file, self.path), 1):
+                renamed = item if default or not isinstance(item, dict) else self._renamed(item)
+                yield number, renamed
+        self.lines = number
 
     def _renamed(self, item: dict[str, Any]) -> dict[str, Any]:
         mapping = {self.columns.prompt: "prompt", self.columns.completion: "completion"}
