@@ -50,8 +50,7 @@ def served(overrides: list[str], cwd: Path, prefect_api: str) -> Iterator[subpro
 
 
 async def trigger(serving: subprocess.Popen[str], name: str) -> UUID:
-    """A manual run of the served deployment `name`, once the deployment is registered (each
-    test serves its own name: a deployment left by another test would run its parameters)."""
+    """A manual run of the served deployment `name`, once the deployment is registered."""
     async with get_client() as prefect:
         deadline = time.monotonic() + 90
         while True:
@@ -79,6 +78,22 @@ async def wait_for_state(
             await asyncio.sleep(0.5)
 
 
+def deployed_config(
+    name: str, tmp_path: Path, backend_url: str, *extra: str
+) -> tuple[list[str], RunFolder]:
+    """Overrides of the quickstart config for one test's deployment `name` (each test serves
+    its own: a run created on a deployment another test registered carries that test's
+    parameters), and the run folder its runs write to."""
+    overrides = [
+        f"name={name}",
+        f"runs_dir={tmp_path / 'runs'}",
+        f"provider.base_url={backend_url}",
+    ]
+    overrides += extra
+    config = load_config(QUICKSTART, overrides)
+    return overrides, RunFolder(config.runs_dir / config.name / run_id(run_key(config)))
+
+
 def training_started(folder: RunFolder) -> bool:
     events = folder.events.events_path
     return events.is_file() and b"Step " in events.read_bytes()
@@ -95,15 +110,12 @@ async def describe(flow_run_id: UUID) -> str:
 def test_a_triggered_run_of_the_served_deployment_runs_the_whole_pipeline(
     tmp_path: Path, prefect_api: str, backend
 ) -> None:  # type: ignore[no-untyped-def]
-    overrides = [
-        "name=served-run", f"runs_dir={tmp_path / 'runs'}", f"provider.base_url={backend.url}",
-        "job.hyperparameters.n_epochs=1",
-    ]  # fmt: skip
-    config = load_config(QUICKSTART, overrides)
-    folder = RunFolder(config.runs_dir / config.name / run_id(run_key(config)))
+    overrides, folder = deployed_config(
+        "served-run", tmp_path, backend.url, "job.hyperparameters.n_epochs=1"
+    )
 
     with served(overrides, tmp_path, prefect_api) as serving:
-        flow_run_id = asyncio.run(trigger(serving, config.name))
+        flow_run_id = asyncio.run(trigger(serving, "served-run"))
         final = asyncio.run(
             wait_for_state(flow_run_id, {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED})
         )
@@ -123,15 +135,12 @@ def test_cancelling_a_served_run_cancels_its_remote_job(
     tmp_path: Path, prefect_api: str, backend
 ) -> None:  # type: ignore[no-untyped-def]
     backend.set_timing(step_seconds=0.05)  # training lasts long enough to be cancelled
-    overrides = [
-        "name=served-cancel", f"runs_dir={tmp_path / 'runs'}", f"provider.base_url={backend.url}",
-        "evaluate.enabled=false",
-    ]  # fmt: skip
-    config = load_config(QUICKSTART, overrides)
-    folder = RunFolder(config.runs_dir / config.name / run_id(run_key(config)))
+    overrides, folder = deployed_config(
+        "served-cancel", tmp_path, backend.url, "evaluate.enabled=false"
+    )
 
     with served(overrides, tmp_path, prefect_api) as serving:
-        flow_run_id = asyncio.run(trigger(serving, config.name))
+        flow_run_id = asyncio.run(trigger(serving, "served-cancel"))
         deadline = time.monotonic() + 120
         while not training_started(folder):
             assert time.monotonic() < deadline, asyncio.run(describe(flow_run_id))
