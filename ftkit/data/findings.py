@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from ftkit.data.checks import (
     SEPARATORS,
     Scan,
 )
-from ftkit.data.models import SPLIT_NAMES, Finding, Severity, TaskType, counted
+from ftkit.data.models import SPLIT_NAMES, Finding, Severity, TaskType, TextFixes, counted
 
 # Severity and advice per line-level problem code; `{details}` lists what was seen.
 LINE_PROBLEMS: dict[str, tuple[Severity, str]] = {
@@ -159,13 +159,7 @@ class Decisions:
 
     prompt_separator: str | None = None
     completion_stop: str | None = None
-    add_separator: str | None = None
-    add_ending: str | None = None
-    strip_prompt_prefix: str | None = None
-    strip_completion_prefix: str | None = None
-    add_space: bool = False
-    lowercase_prompt: bool = False
-    lowercase_completion: bool = False
+    fixes: TextFixes = field(default_factory=TextFixes)
 
 
 def line_findings(scan: Scan, drop_invalid: bool) -> list[Finding]:
@@ -212,7 +206,7 @@ def dataset_findings(
     for column, name in ((0, "prompt"), (1, "completion")):
         if scan.upper[column] * 2 > scan.lower[column]:
             fixed = "lowercase" in fixes
-            setattr(decisions, f"lowercase_{name}", fixed)
+            setattr(decisions.fixes, f"lowercase_{name}", fixed)
             findings.append(
                 Finding(
                     code=f"uppercase_{name}",
@@ -307,7 +301,7 @@ def _no_separator(
     candidate = next((s for s in SEPARATORS if s in allowed), SEPARATOR_FALLBACK)
     fixed = "add-separator" in fixes
     if fixed:
-        decisions.add_separator = decisions.prompt_separator = candidate
+        decisions.fixes.add_separator = decisions.prompt_separator = candidate
     elif weak:
         decisions.prompt_separator = weak
     problem = (
@@ -340,7 +334,7 @@ def _prompt_prefix_findings(scan: Scan, fixes: set[str], decisions: Decisions) -
         ]
     fixed = "strip-prompt-prefix" in fixes
     if fixed:
-        decisions.strip_prompt_prefix = prefix
+        decisions.fixes.strip_prompt_prefix = prefix
     return [
         Finding(
             code="prompt_prefix",
@@ -371,7 +365,7 @@ def _completion_findings(
     if len(prefix) >= LONG_COMPLETION_PREFIX:
         fixed = "strip-completion-prefix" in fixes
         if fixed:
-            decisions.strip_completion_prefix = prefix
+            decisions.fixes.strip_completion_prefix = prefix
         findings.append(
             Finding(
                 code="completion_prefix",
@@ -397,7 +391,7 @@ def _completion_findings(
         candidate = next((e for e in ENDINGS if e in scan.endings_unused), ENDING_FALLBACK)
         fixed = "add-ending" in fixes
         if fixed:
-            decisions.add_ending = decisions.completion_stop = candidate
+            decisions.fixes.add_ending = decisions.completion_stop = candidate
         shared = (
             f" (their common ending {_q(suffix)} is part of the text, not a marker)"
             if suffix
@@ -415,7 +409,7 @@ def _completion_findings(
         )
     if scan.tally.counts["no_leading_space"]:
         fixed = "add-space" in fixes
-        decisions.add_space = fixed
+        decisions.fixes.add_space = fixed
         findings.append(
             scan.tally.finding(
                 "no_leading_space",

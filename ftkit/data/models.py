@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -19,6 +20,32 @@ SPLIT_FILES: dict[SplitName, str] = {
     "validation": "valid.jsonl",
     "test": "test.jsonl",
 }
+
+
+@dataclass
+class TextFixes:
+    """The opt-in fixes that change the text of examples, as the checks decided them."""
+
+    add_separator: str | None = None
+    add_ending: str | None = None
+    strip_prompt_prefix: str | None = None
+    strip_completion_prefix: str | None = None
+    add_space: bool = False
+    lowercase_prompt: bool = False
+    lowercase_completion: bool = False
+
+    @property
+    def change_text(self) -> bool:
+        """True when some fix changes the text of examples."""
+        return bool(
+            self.add_separator
+            or self.add_ending
+            or self.strip_prompt_prefix
+            or self.strip_completion_prefix
+            or self.add_space
+            or self.lowercase_prompt
+            or self.lowercase_completion
+        )
 
 
 def counted(count: int, noun: str) -> str:

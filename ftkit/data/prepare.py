@@ -23,7 +23,6 @@ from ftkit.data.checks import (
 from ftkit.data.cost import estimate_cost
 from ftkit.data.findings import (
     CODE_ORDER,
-    Decisions,
     bom_finding,
     class_split_findings,
     count_findings,
@@ -36,7 +35,6 @@ from ftkit.data.findings import (
 from ftkit.data.models import (
     SPLIT_FILES,
     SPLIT_NAMES,
-    DataShape,
     DataValidationError,
     Finding,
     FixReport,
@@ -138,7 +136,7 @@ def prepare_dataset(
     written = not _errors(findings)
 
     # Second pass: write (clean lines are copied as they are unless a fix changes text).
-    plan = _plan(scan.shape, decisions, written)
+    plan = Plan(scan.shape, written, fixes=decisions.fixes)
     recount = checks.count_tokens and plan.rewrites
     plan = replace(plan, encoding=encoding if recount else None)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -164,7 +162,7 @@ def prepare_dataset(
                 totals.max_completion_tokens, part.scan.max_completion_tokens
             )
     if classification:
-        split_labels = _split_labels(parts, lambda label: fix_completion(plan, label))
+        split_labels = _split_labels(parts, lambda label: fix_completion(plan.fixes, label))
     else:
         split_labels = [{}, {}, {}]
 
@@ -327,20 +325,6 @@ def _checked_fixes(fixes: Sequence[str]) -> set[str]:
 
 def _errors(findings: list[Finding]) -> int:
     return sum(f.severity == "error" and f.fixed_by is None for f in findings)
-
-
-def _plan(shape: DataShape, decisions: Decisions, write: bool) -> Plan:
-    return Plan(
-        shape=shape,
-        write=write,
-        add_separator=decisions.add_separator,
-        add_ending=decisions.add_ending,
-        strip_prompt_prefix=decisions.strip_prompt_prefix,
-        strip_completion_prefix=decisions.strip_completion_prefix,
-        add_space=decisions.add_space,
-        lowercase_prompt=decisions.lowercase_prompt,
-        lowercase_completion=decisions.lowercase_completion,
-    )
 
 
 def _fix_reports(fixes: set[str], totals: _Totals, parts: list[_Part]) -> list[FixReport]:

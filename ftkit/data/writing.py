@@ -20,7 +20,7 @@ import orjson
 
 from ftkit.data.checks import VERBATIM
 from ftkit.data.counting import example_tokens
-from ftkit.data.models import DataShape
+from ftkit.data.models import DataShape, TextFixes
 from ftkit.data.parsing import CHAT_MESSAGE_KEYS, CHAT_TOP_KEYS, parse_payload, to_example
 from ftkit.data.reading import Chunk
 from ftkit.data.splitting import SKIP
@@ -36,26 +36,12 @@ class Plan:
     shape: DataShape
     write: bool = True
     encoding: str | None = None  # count tokens again (only when fixes change text)
-    add_separator: str | None = None
-    add_ending: str | None = None
-    strip_prompt_prefix: str | None = None
-    strip_completion_prefix: str | None = None
-    add_space: bool = False
-    lowercase_prompt: bool = False
-    lowercase_completion: bool = False
+    fixes: TextFixes = field(default_factory=TextFixes)
 
     @property
     def rewrites(self) -> bool:
         """True when some fix changes the text of examples."""
-        return bool(
-            self.add_separator
-            or self.add_ending
-            or self.strip_prompt_prefix
-            or self.strip_completion_prefix
-            or self.add_space
-            or self.lowercase_prompt
-            or self.lowercase_completion
-        )
+        return self.fixes.change_text
 
 
 @dataclass
@@ -93,8 +79,8 @@ def process_chunk(plan: Plan, chunk: Chunk, codes: bytes) -> ChunkResult:
         obj, _ = parse_payload(line, payload, plan.shape)
         example, _ = to_example(line, obj, plan.shape)
         assert example is not None  # the first pass accepted this line
-        prompt = fix_prompt(plan, example.prompt, result.fixes)
-        completion = fix_completion(plan, example.completion, result.fixes)
+        prompt = fix_prompt(plan.fixes, example.prompt, result.fixes)
+        completion = fix_completion(plan.fixes, example.completion, result.fixes)
         if plan.shape == "chat":
             record = _chat_record(example.record)
         else:
@@ -139,38 +125,38 @@ def _chat_record(record: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def fix_prompt(plan: Plan, prompt: str, fixes: Counter[str] | None = None) -> str:
-    """The prompt after the prompt fixes of the plan; `fixes` counts each change."""
-    counts = fixes if fixes is not None else Counter()
-    prefix = plan.strip_prompt_prefix
+def fix_prompt(fixes: TextFixes, prompt: str, counts: Counter[str] | None = None) -> str:
+    """The prompt after the prompt fixes; `counts` counts each change."""
+    counts = counts if counts is not None else Counter()
+    prefix = fixes.strip_prompt_prefix
     if prefix and prompt.startswith(prefix):
         prompt = prompt[len(prefix) :]
         counts["strip-prompt-prefix"] += 1
-    if plan.lowercase_prompt and prompt != (lowered := prompt.lower()):
+    if fixes.lowercase_prompt and prompt != (lowered := prompt.lower()):
         prompt = lowered
         counts["lowercase"] += 1
-    if plan.add_separator is not None:
-        prompt += plan.add_separator
+    if fixes.add_separator is not None:
+        prompt += fixes.add_separator
         counts["add-separator"] += 1
     return prompt
 
 
-def fix_completion(plan: Plan, completion: str, fixes: Counter[str] | None = None) -> str:
-    """The completion after the completion fixes of the plan; `fixes` counts each change."""
-    counts = fixes if fixes is not None else Counter()
-    prefix = plan.strip_completion_prefix
+def fix_completion(fixes: TextFixes, completion: str, counts: Counter[str] | None = None) -> str:
+    """The completion after the completion fixes; `counts` counts each change."""
+    counts = counts if counts is not None else Counter()
+    prefix = fixes.strip_completion_prefix
     if prefix and completion.startswith(prefix):
         completion = completion[len(prefix) :]
         if prefix.startswith(" ") and not completion.startswith(" "):
             completion = " " + completion
         counts["strip-completion-prefix"] += 1
-    if plan.lowercase_completion and completion != (lowered := completion.lower()):
+    if fixes.lowercase_completion and completion != (lowered := completion.lower()):
         completion = lowered
         counts["lowercase"] += 1
-    if plan.add_ending is not None:
-        completion += plan.add_ending
+    if fixes.add_ending is not None:
+        completion += fixes.add_ending
         counts["add-ending"] += 1
-    if plan.add_space and completion[:1] not in (" ", "\n", "\t"):
+    if fixes.add_space and completion[:1] not in (" ", "\n", "\t"):
         completion = " " + completion
         counts["add-space"] += 1
     return completion
