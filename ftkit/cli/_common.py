@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 import json
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel
@@ -12,6 +13,8 @@ from typer._click.core import Context  # typer bundles its own click
 from typer.core import TyperGroup
 
 from ftkit.errors import FtkitError
+
+ItemT = TypeVar("ItemT", bound=BaseModel)
 
 
 class OutputFormat(enum.StrEnum):
@@ -38,6 +41,21 @@ def print_json(value: Any) -> None:
     if isinstance(value, list) and value and isinstance(value[0], BaseModel):
         value = [item.model_dump(mode="json") for item in value]
     typer.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+def print_items(
+    items: Sequence[ItemT],
+    output: OutputFormat,
+    line: Callable[[ItemT], str],
+    exclude: set[str] | None = None,
+) -> None:
+    """A list of models: one `line(item)` each for people, a JSON array (less `exclude`) for
+    programs."""
+    if output is OutputFormat.json:
+        print_json([item.model_dump(mode="json", exclude=exclude) for item in items])
+        return
+    for item in items:
+        typer.echo(line(item))
 
 
 class ErrorHandlingGroup(TyperGroup):

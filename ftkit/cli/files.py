@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ftkit.cli._common import FormatOpt, OutputFormat, print_json
+from ftkit.cli._common import FormatOpt, OutputFormat, print_items, print_json
 
 if TYPE_CHECKING:
     from ftkit.api import Client, FileObject
@@ -116,11 +116,7 @@ def list_files(
     """
     with open_client(ctx) as client:
         items = client.files.list(purpose)
-    if format is OutputFormat.json:
-        print_json([item.model_dump(mode="json") for item in items])
-        return
-    for item in items:
-        typer.echo(_file_line(item))
+    print_items(items, format, _file_line)
 
 
 @files_app.command("upload")

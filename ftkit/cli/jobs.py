@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ftkit.cli._common import FormatOpt, OutputFormat, print_json
+from ftkit.cli._common import FormatOpt, OutputFormat, print_items, print_json
 from ftkit.cli.files import config_section, open_client, provider_options
 
 if TYPE_CHECKING:
-    from ftkit.api import Client, Job, JobEvent
+    from ftkit.api import Checkpoint, Client, Job, JobEvent
     from ftkit.config import JobConfig
 
 jobs_app = typer.Typer(help="Fine-tune jobs: create, list, get, cancel, pause, resume, follow.")
@@ -35,6 +35,12 @@ def _job_line(job: Job) -> str:
 def _event_line(event: JobEvent) -> str:
     when = dt.datetime.fromtimestamp(event.created_at).strftime("%Y-%m-%d %H:%M:%S")
     return f"[{when}] {event.message}"
+
+
+def _checkpoint_line(checkpoint: Checkpoint) -> str:
+    return (
+        f"{checkpoint.id}\tstep {checkpoint.step_number}\t{checkpoint.fine_tuned_model_checkpoint}"
+    )
 
 
 def _print_job(job: Job, format: OutputFormat) -> None:
@@ -147,11 +153,7 @@ def list_jobs(ctx: typer.Context, format: FormatOpt = OutputFormat.text) -> None
     """
     with open_client(ctx) as client:
         jobs = client.jobs.list()
-    if format is OutputFormat.json:
-        print_json([job.model_dump(mode="json", exclude={"raw"}) for job in jobs])
-        return
-    for job in jobs:
-        typer.echo(_job_line(job))
+    print_items(jobs, format, _job_line, exclude={"raw"})
 
 
 @jobs_app.command("get")
@@ -202,11 +204,7 @@ def events(ctx: typer.Context, job_id: str, format: FormatOpt = OutputFormat.tex
     """
     with open_client(ctx) as client:
         items = client.jobs.events(job_id)
-    if format is OutputFormat.json:
-        print_json([item.model_dump(mode="json") for item in items])
-        return
-    for item in items:
-        typer.echo(_event_line(item))
+    print_items(items, format, _event_line)
 
 
 @jobs_app.command("follow")
@@ -304,11 +302,7 @@ def checkpoints(ctx: typer.Context, job_id: str, format: FormatOpt = OutputForma
     """
     with open_client(ctx) as client:
         items = client.jobs.checkpoints(job_id)
-    if format is OutputFormat.json:
-        print_json([item.model_dump(mode="json") for item in items])
-        return
-    for item in items:
-        typer.echo(f"{item.id}\tstep {item.step_number}\t{item.fine_tuned_model_checkpoint}")
+    print_items(items, format, _checkpoint_line)
 
 
 def register(app: typer.Typer) -> None:
