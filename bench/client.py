@@ -197,37 +197,11 @@ def main() -> None:
             f"\n2. following a job of {args.examples} examples x {args.epochs} epochs "
             f"(batch 1), one step every {args.step_seconds * 1000:.0f} ms"
         )
+        followers = [("jobs", "ftkit"), ("legacy", "ftkit"), ("jobs", "openai-sdk-poll")]
+        job_size = (args.examples, args.epochs, args.step_seconds)
         rows = [
-            follow_cost(
-                url,
-                admin,
-                "jobs",
-                args.examples,
-                args.epochs,
-                args.step_seconds,
-                Path(tmp),
-                "ftkit",
-            ),
-            follow_cost(
-                url,
-                admin,
-                "legacy",
-                args.examples,
-                args.epochs,
-                args.step_seconds,
-                Path(tmp),
-                "ftkit",
-            ),
-            follow_cost(
-                url,
-                admin,
-                "jobs",
-                args.examples,
-                args.epochs,
-                args.step_seconds,
-                Path(tmp),
-                "openai-sdk-poll",
-            ),
+            follow_cost(url, admin, dialect, *job_size, Path(tmp), follower)
+            for dialect, follower in followers
         ]
         print(
             f"   {'follower':24s} {'events':>7s} {'requests':>9s} {'bytes out':>11s} "
