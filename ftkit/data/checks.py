@@ -219,6 +219,7 @@ class Scan:
 
     def add_chunk(self, chunk: Chunk, last_line: int, unterminated: bool) -> None:
         """Parse and check a chunk of items, updating the aggregates."""
+        chunk = chunk.attached()  # read once, whichever path checks it
         if not (self.options.shape == "prompt_completion" and self._add_clean_chunk(chunk)):
             self._add_lines(chunk, last_line, unterminated)
 

@@ -53,6 +53,12 @@ class Chunk:
         """The chunk without its bytes when they can be read back from the file."""
         return replace(self, data=None) if self.span is not None else self
 
+    def attached(self) -> Chunk:
+        """The chunk with its bytes in memory (read back from the file if detached)."""
+        if self.data is not None or self.span is None:
+            return self
+        return replace(self, data=self.block())
+
     def block(self) -> bytes | None:
         """JSONL: the lines, each ending in a newline but the file's last; None otherwise."""
         if self.data is not None or self.span is None:
