@@ -1,13 +1,14 @@
 """`ftkit run` and `ftkit follow`: run the fine-tuning pipeline flow from the command line.
 
 Exit codes: 0 succeeded (or up to date), 1 the job or the provider failed, 2 a config or data
-error, 3 cancelled.
+error, 3 cancelled, 143 stopped by SIGTERM (run.json `interrupted`; a re-run re-attaches).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ftkit.cli._common import FormatOpt, OutputFormat, OverridesArg, print_json
+from ftkit.cli._common import FormatOpt, OutputFormat, OverridesArg, RunsDirOpt, print_json
 from ftkit.config import ExperimentConfig, expand_sweep, load_config
 from ftkit.errors import DataError, FtkitError, JobCancelledError
 
@@ -23,7 +24,6 @@ ConfigArg = Annotated[Path, typer.Argument(help="Experiment config (YAML).")]
 RunArg = Annotated[
     str, typer.Argument(help="Run id (or a unique prefix), experiment/run-id, or run folder.")
 ]
-RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="Where the run index lives.")]
 DetachOpt = Annotated[
     bool, typer.Option("--detach", help="Return once the job is created; `ftkit follow` later.")
 ]
@@ -39,7 +39,7 @@ HEADLINE = (
 )
 """Metrics printed after a run (when present); `ftkit runs show` lists them all."""
 
-# The machine may be offline: no telemetry from the Prefect client or its ephemeral server.
+# The machine may be offline: no telemetry from the Prefect client or its local server.
 PREFECT_DEFAULTS = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
 
@@ -63,15 +63,16 @@ def run(
 def follow(
     run_ref: RunArg,
     output: FormatOpt = OutputFormat.text,
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
 ) -> None:
     """Re-attach to a run (e.g. one started with --detach) and carry it to the end.
 
     Example: ftkit follow 3f2a9c
     """
     from ftkit.runs import RunFolder
+    from ftkit.runs.locate import locate_runs_dir
 
-    folder = RunFolder.open(run_ref, runs_dir)
+    folder = RunFolder.open(run_ref, locate_runs_dir(runs_dir))
     _run_and_exit([folder.load_config()], output, detach=False)
 
 
@@ -93,31 +94,61 @@ def _run_and_exit(
 ) -> None:
     from ftkit.runs import RunFolder
     from ftkit.runs.endpoint import api_base_url
+    from ftkit.runs.locate import remember_runs_dir
+    from ftkit.runs.preflight import preflight
 
+    for trial in trials:
+        preflight(trial)  # data files, provider URL and key: fail before Prefect starts
     folders = [RunFolder.for_config(trial) for trial in trials]
+    remember_runs_dir(folders[0].runs_dir)  # `ftkit runs list` finds it from anywhere
     if all(folder.is_up_to_date(trial) for folder, trial in zip(folders, trials, strict=True)):
         # nothing to do: answer from the run folders without starting Prefect
         _print_outcomes([folder.outcome(up_to_date=True) for folder in folders], output, detach)
         raise typer.Exit(0)
-    from ftkit.api import Client
-
-    for trial in trials:
-        if trial.provider.kind != "local":
-            Client(trial.provider).close()  # a missing key or URL fails here, before Prefect
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
     import asyncio  # with Prefect, on use: other commands start faster
 
-    from flows.ephemeral import EphemeralAPI
+    from prefect.exceptions import TerminationSignal
 
-    prefect_api = EphemeralAPI().start_in_background()
-    with _ftkit_errors_without_tracebacks(), api_base_url(trials[0]) as base_url:
-        prefect_api.wait()
-        results = asyncio.run(_run_trials(trials, base_url, detach=detach, parallel=parallel))
+    from flows.local_server import LocalServer
+
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    prefect_api = LocalServer().start()  # reused if running; boots meanwhile otherwise
+    try:
+        with (
+            _ftkit_errors_without_tracebacks(),
+            api_base_url(trials[0]) as base_url,
+            prefect_api.in_use(),
+        ):
+            results = asyncio.run(_run_trials(trials, base_url, detach=detach, parallel=parallel))
+    except (Terminated, TerminationSignal):
+        typer.echo(
+            "interrupted: the remote job was left as it was; "
+            "run the same command again to re-attach",
+            err=True,
+        )
+        raise typer.Exit(Terminated.exit_code) from None
+    finally:
+        prefect_api.close()
     outcomes = [outcome for outcome, _ in results]
     exit_code = max(code for _, code in results)
     _print_outcomes(outcomes, output, detach)
     raise typer.Exit(exit_code)
+
+
+class Terminated(BaseException):
+    """SIGTERM reached `ftkit run`: stop cleanly (run.json `interrupted`), leave the job be.
+
+    Outside a flow run this handler raises it; during one, Prefect turns the signal into its
+    own TerminationSignal, settles the flow run and lets that one escape instead.
+    """
+
+    exit_code = 128 + signal.SIGTERM
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def _print_outcomes(outcomes: list[Any], output: OutputFormat, detach: bool) -> None:
@@ -183,10 +214,7 @@ def _print_outcome(outcome: Any, *, detach: bool) -> None:
     if state.error is not None:
         typer.echo(f"error    {state.error.code}: {state.error.message}")
     if state.status == "failed" and state.job_id:
-        typer.echo(
-            "hint     one run key, one job: re-running this config reports the same failed job; "
-            "change the config or data (e.g. job.seed=...) to train a new one"
-        )
+        typer.echo(f"hint     {_failure_hint(Path(outcome.path))}")
     if detach and state.status == "running":
         typer.echo(f"follow   ftkit follow {state.run_id}")
         if _uses_embedded_backend(Path(outcome.path)):
@@ -194,6 +222,23 @@ def _print_outcome(outcome: Any, *, detach: bool) -> None:
                 "note     the embedded backend stopped with this command; the job trains on "
                 "when `ftkit follow` (or `ftkit serve`) starts it again"
             )
+
+
+def _failure_hint(run_dir: Path) -> str:
+    """What to do after a failed run: only a job that itself failed needs a new seed; after an
+    outage the job may still be training, and a re-run re-attaches to it."""
+    from ftkit.runs.atomic import read_json
+
+    job = run_dir / "job.json"
+    if job.is_file() and read_json(job).get("status") == "failed":
+        return (
+            "one run key, one job: re-running this config reports the same failed job; "
+            "change the config or data (e.g. job.seed=...) to train a new one"
+        )
+    return (
+        "the job may still be running on the provider: run the same command again to "
+        "re-attach to it (this never starts a second job)"
+    )
 
 
 def _uses_embedded_backend(run_dir: Path) -> bool:

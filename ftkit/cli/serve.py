@@ -14,8 +14,13 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Where files, jobs and models are kept.")
-    ] = Path(".ftkit-backend"),
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Where files, jobs and models are kept. Default: the folder `ftkit run` uses "
+            "($FTKIT_BACKEND_DIR, else ~/.local/share/ftkit/backend).",
+        ),
+    ] = None,
     api_key: Annotated[
         list[str] | None,
         typer.Option(
@@ -31,6 +36,9 @@ def serve(
     """
     from ftkit.backend import BackendSettings
     from ftkit.backend import serve as run_server
+    from ftkit.runs.endpoint import default_backend_dir
+
+    data_dir = data_dir or default_backend_dir()
 
     settings = BackendSettings(data_dir=data_dir, host=host, port=port, api_keys=api_key or [])
     mode = f"{len(settings.api_keys)} API key(s)" if settings.api_keys else "open, no key needed"
