@@ -39,3 +39,17 @@ def backend(tmp_path):  # type: ignore[no-untyped-def]
 
     with started_backend(BackendSettings(data_dir=tmp_path / "backend")) as handle:
         yield handle
+
+
+# --- Prefect -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def prefect_api():  # type: ignore[no-untyped-def]
+    """A temporary Prefect server and database (~7 s to start); yields its API URL (pass it to
+    subprocesses as PREFECT_API_URL)."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield str(PREFECT_API_URL.value())
