@@ -186,7 +186,7 @@ def test_sigkill_at_each_phase_then_rerun_finishes_the_one_job(
     args = config(tmp_path / "runs", backend.url, "evaluate.enabled=true", "evaluate.baseline=null")
     folder = folder_of(args)
     slow = r"/v1/(files|fine_tuning/jobs|files/[^/]+/content|completions)$"
-    backend.set_faults(latency_s=1.5, path_pattern=slow)
+    backend.set_faults(latency_s=1.0, path_pattern=slow)
     backend.set_timing(step_seconds=0.01)
     killed_in = []
     for phase in PHASES:
