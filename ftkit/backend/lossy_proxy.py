@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from ftkit.backend.server import running_asgi
+from ftkit.backend.server import running_app
 
 _HOP_BY_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"host"}
 
@@ -90,5 +90,5 @@ async def _close_connection(receive: Receive) -> None:
 @contextlib.contextmanager
 def lossy_proxy(target: str, *rules: LoseAnswers) -> Iterator[str]:
     """Run the proxy on a free loopback port; yields its base URL (same path as `target`)."""
-    with running_asgi(_Proxy(target, list(rules))) as origin:
-        yield origin + httpx.URL(target).path
+    with running_app(_Proxy(target, list(rules))) as port:
+        yield f"http://127.0.0.1:{port}{httpx.URL(target).path}"

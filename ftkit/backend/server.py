@@ -43,13 +43,13 @@ def running_backend(settings: BackendSettings) -> Iterator[str]:
     `settings.port` 0 picks a free port. On exit the server stops within a few seconds; jobs
     still training resume when a server is next started on the same data directory.
     """
-    with running_asgi(create_app(settings), settings.host, settings.port) as origin:
-        yield f"{origin}/v1"
+    with running_app(create_app(settings), settings.host, settings.port) as port:
+        yield f"http://127.0.0.1:{port}/v1"
 
 
 @contextlib.contextmanager
-def running_asgi(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve an ASGI app from a thread (port 0: a free one); yields `http://127.0.0.1:<port>`."""
+def running_app(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[int]:
+    """Serve an ASGI app in a thread (port 0 = a free one); yields the port it listens on."""
     # proto IPPROTO_TCP (not 0) lets asyncio set TCP_NODELAY on accepted connections; without
     # it Nagle + delayed ACKs add ~40 ms to every response.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -70,7 +70,7 @@ def running_asgi(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterat
             raise RuntimeError(msg)
         time.sleep(0.005)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield port
     finally:
         server.should_exit = True
         thread.join(STOP_TIMEOUT_S)
