@@ -81,7 +81,7 @@ def create_app(settings: BackendSettings) -> FastAPI:
     routers = (files, fine_tunes, fine_tuning, models, completions, embeddings, moderations)
     for module in routers:
         app.include_router(module.router)
-    if settings.enable_admin:
+    if settings.admin_enabled:
         app.include_router(admin.router)
 
     @app.exception_handler(APIStatusError)
