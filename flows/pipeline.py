@@ -136,25 +136,30 @@ async def evaluate(
 
 
 @task(cache_policy=NO_CACHE)
-async def report(run: RunFolder, config: ExperimentConfig) -> Report:
+async def report(run: RunFolder, config: ExperimentConfig, promote: bool = True) -> Report:
     """Write the report files, apply the quality gate, publish summary, metrics and link."""
     with run.timed("report"):
-        built = steps.report(run, config)
+        built = steps.report(run, config, promote=promote)
     await artifacts.publish_report(run, built)
     return built
 
 
 @flow(name="fine-tune-pipeline", on_cancellation=[cancel_remote_job])
 async def fine_tune_pipeline(
-    config: ExperimentConfig, detach: bool = False, base_url: str | None = None
+    config: ExperimentConfig,
+    detach: bool = False,
+    base_url: str | None = None,
+    swept: dict[str, Any] | None = None,
+    promote: bool = True,
 ) -> RunOutcome | State[Any]:
     """Prepare, upload, train, follow, evaluate and report one run of an experiment config.
 
     `base_url` points at an already running API (the CLI passes its embedded backend); without
-    it a `local` provider gets an embedded backend started for this flow run.
+    it a `local` provider gets an embedded backend started for this flow run. A sweep trial
+    passes its `swept` values (tagged) and `promote=False` (its sweep picks the champion).
     """
     run = RunFolder.for_config(config)
-    await labels.label_run(config, run.path.name)
+    await labels.label_run(config, run.path.name, swept)
     if run.is_up_to_date(config):
         get_run_logger().info("Run %s is up to date (%s)", run.path, run.load_state().status)
         return run.outcome(up_to_date=True)
@@ -174,6 +179,6 @@ async def fine_tune_pipeline(
                 return Cancelled(message=f"Fine-tune job {job.id} was cancelled.")
             await fetch_results(client, run, job)
             await evaluate(client, run, config, job)
-        await report(run, config)
+        await report(run, config, promote)
     run.succeed()
     return run.outcome()
