@@ -257,6 +257,9 @@ class SweepConfig(_Section):
         elif self.trials is None:
             msg = "method: random needs `trials` (how many to draw)"
             raise ValueError(msg)
+        if self.metric.startswith(("train_", "test_")):
+            msg = f"metric {self.metric!r}: trials are ranked on the validation split (e.g. valid_loss)"
+            raise ValueError(msg)
         both = set(self.parameters) & {key for option in self.coupled for key in option}
         if both:
             msg = f"{', '.join(sorted(both))}: set both in parameters and in coupled"

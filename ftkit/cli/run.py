@@ -27,6 +27,9 @@ RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="Where the run inde
 DetachOpt = Annotated[
     bool, typer.Option("--detach", help="Return once the job is created; `ftkit follow` later.")
 ]
+OverBudgetOpt = Annotated[
+    bool, typer.Option("--over-budget", help="Start a sweep even above sweep.budget_usd.")
+]
 
 HEADLINE = (
     "accuracy",
@@ -48,10 +51,12 @@ def run(
     overrides: OverridesArg = None,
     output: FormatOpt = OutputFormat.text,
     detach: DetachOpt = False,
+    over_budget: OverBudgetOpt = False,
 ) -> None:
     """Run the pipeline: prepare, upload, train, follow, evaluate and report.
 
     A re-run of the same config and data re-attaches to its job (or says it is up to date).
+    A config with a sweep runs every trial and prints the leaderboard.
 
     Example: ftkit run configs/quickstart.yaml job.hyperparameters.n_epochs=2
     """
@@ -62,7 +67,7 @@ def run(
         if detach:
             msg = "--detach is for one run; a sweep waits for its trials to rank them."
             raise ConfigError(msg)
-        run_sweep(resolved, output)
+        run_sweep(resolved, output, over_budget=over_budget)
     _run_and_exit(resolved, output, detach=detach)
 
 

@@ -21,12 +21,18 @@ RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="The runs directory
 EXIT_CODES = {"succeeded": 0, "cancelled": 3}
 
 
-def run_sweep(config: ExperimentConfig, output: OutputFormat) -> None:
-    """Run every trial of the config's sweep under one parent flow run; print the leaderboard."""
+def run_sweep(config: ExperimentConfig, output: OutputFormat, *, over_budget: bool) -> None:
+    """Print the sweep's cost estimate and refuse it above the budget (before anything starts);
+    then run every trial under one parent flow run and print the leaderboard."""
     import asyncio
 
     from ftkit.cli.run import prefect_and_api
+    from ftkit.sweeps.budget import check_budget, sweep_cost
+    from ftkit.sweeps.search import expand_sweep
 
+    cost = sweep_cost(config, expand_sweep(config))
+    typer.echo(cost.summary(), err=output is OutputFormat.json)
+    check_budget(cost, over_budget=over_budget)
     with prefect_and_api(config) as base_url:
         from flows.sweep import fine_tune_sweep
 
