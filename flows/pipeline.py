@@ -27,6 +27,7 @@ from prefect.states import Cancelled, State
 from flows import artifacts, labels
 from flows.abandoned import settle_abandoned
 from flows.cancellation import cancel_remote_job, follow_unless_cancelled
+from flows.concurrency import job_slot
 from ftkit.api import AsyncClient, Job, JobStatus
 from ftkit.config import ExperimentConfig
 from ftkit.data.models import PreparedData
@@ -168,13 +169,14 @@ async def fine_tune_pipeline(
     with run.recording_errors(), api_base_url(config, base_url) as url:
         async with AsyncClient(config.provider, base_url=url) as client:
             prepared = await prepare(run, config)
-            job = await steps.attach(client, run)
-            if job is None:
-                file_ids = await upload(client, run, prepared)
-                job = await create_job(client, run, config, prepared, file_ids)
-            if detach:
-                return run.outcome()
-            job = await follow(client, run, config, job)
+            async with job_slot(config.provider):
+                job = await steps.attach(client, run)
+                if job is None:
+                    file_ids = await upload(client, run, prepared)
+                    job = await create_job(client, run, config, prepared, file_ids)
+                if detach:
+                    return run.outcome()
+                job = await follow(client, run, config, job)
             if job.status is JobStatus.cancelled:
                 return Cancelled(message=f"Fine-tune job {job.id} was cancelled.")
             await fetch_results(client, run, job)

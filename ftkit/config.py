@@ -67,6 +67,12 @@ class ProviderConfig(_Section):
     timeout_s: float = Field(600.0, gt=0, description="Read timeout per request, seconds.")
     connect_timeout_s: float = Field(5.0, gt=0, description="Connect timeout, seconds.")
     max_retries: int = Field(2, ge=0, le=20, description="Retries of transient failures.")
+    max_concurrent_jobs: int | None = Field(
+        None,
+        ge=1,
+        description="Jobs the provider runs at once for you: a Prefect global concurrency limit "
+        "every run (and worker) waits on, instead of failing on 429.",
+    )
 
     @field_validator("api_key_env")
     @classmethod

@@ -39,5 +39,5 @@ def prefect_api():  # type: ignore[no-untyped-def]
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=60):
+    with prefect_test_harness(server_startup_timeout=180):
         yield str(PREFECT_API_URL.value())

@@ -17,3 +17,12 @@ def tickets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lines = (ROOT / "datasets" / "support_tickets.jsonl").read_text().splitlines()[:100]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+@pytest.fixture
+def sweep_args(tmp_path: Path, backend, tickets: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    """configs/sweep.yaml on the ticket slice against the test backend, runs under tmp."""
+    return [
+        str(SWEEP), f"runs_dir={tmp_path / 'runs'}", f"provider.base_url={backend.url}",
+        f"data.source={tickets}",
+    ]  # fmt: skip

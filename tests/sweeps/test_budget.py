@@ -19,15 +19,12 @@ SWEEP = ROOT / "configs" / "sweep.yaml"
 
 
 def test_an_over_budget_sweep_is_refused_before_anything_starts(
-    tmp_path: Path, backend, tickets: Path
+    tmp_path: Path, sweep_args: list[str], backend
 ) -> None:  # type: ignore[no-untyped-def]
-    args = [
-        "run", str(SWEEP), f"runs_dir={tmp_path / 'runs'}", f"provider.base_url={backend.url}",
-        f"data.source={tickets}", "sweep.budget_usd=0.001",
-    ]  # fmt: skip
-    result = CliRunner().invoke(app, args)
+    args = [*sweep_args, "sweep.budget_usd=0.001"]
+    result = CliRunner().invoke(app, ["run", *args])
     assert result.exit_code == 2, result.output
-    config = load_config(SWEEP, args[2:])
+    config = load_config(args[0], args[1:])
     cost = sweep_cost(config, expand_sweep(config))
     assert cost.total_usd > 0.001 and cost.spent_usd == 0
     assert f"cost estimate ${cost.total_usd:.4f} for 4 trials" in result.stdout

@@ -21,7 +21,6 @@ from ftkit.config import load_config
 from ftkit.runs.atomic import read_json
 from ftkit.sweeps.search import expand_sweep, plan_sweep
 
-SWEEP = Path(__file__).resolve().parents[2] / "configs" / "sweep.yaml"
 FTKIT = Path(sys.executable).parent / "ftkit"
 COUPLED = (
     "sweep.coupled=[{job.model: no-such-model}, {job.hyperparameters.n_epochs: 1},"
@@ -41,12 +40,9 @@ def training(run_dir: Path) -> bool:
 
 @pytest.mark.slow
 def test_a_killed_sweep_resumes_reusing_reattaching_and_retrying(
-    tmp_path: Path, backend, tickets: Path, prefect_api: str
+    tmp_path: Path, sweep_args: list[str], backend, prefect_api: str
 ) -> None:  # type: ignore[no-untyped-def]
-    args = [
-        str(SWEEP), f"runs_dir={tmp_path / 'runs'}", f"provider.base_url={backend.url}",
-        f"data.source={tickets}", "sweep.parameters={}", COUPLED, "sweep.max_parallel=1",
-    ]  # fmt: skip
+    args = [*sweep_args, "sweep.parameters={}", COUPLED, "sweep.max_parallel=1"]
     config = load_config(args[0], args[1:])
     plan = plan_sweep(config, expand_sweep(config))
     failing, finished, running = (tmp_path / "runs" / config.name / t.run_id for t in plan.trials)

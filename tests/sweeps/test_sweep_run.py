@@ -20,7 +20,6 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterName,
     FlowRunFilterParentFlowRunId,
-    TaskRunFilter,
 )
 from prefect.client.schemas.sorting import ArtifactSort
 from typer.testing import CliRunner
@@ -155,8 +154,6 @@ def test_one_parent_flow_run_with_the_trials_as_named_tagged_children(
             )
             artifacts = await client.read_artifacts(
                 artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
-                flow_run_filter=FlowRunFilter(),
-                task_run_filter=TaskRunFilter(),
                 sort=ArtifactSort.CREATED_DESC,
                 limit=10,
             )
@@ -173,7 +170,6 @@ def test_one_parent_flow_run_with_the_trials_as_named_tagged_children(
         assert f"n_epochs={hyper['job.hyperparameters.n_epochs']}" in child.tags
         lr = hyper["job.hyperparameters.learning_rate_multiplier"]
         assert f"learning_rate_multiplier={lr}" in child.tags
-    print([(a.key, a.type, a.flow_run_id, a.task_run_id) for a in artifacts], parent.id)
     (table,) = [a for a in artifacts if a.type == "table"]
     assert table.flow_run_id == parent.id
     rows = json.loads(table.data) if isinstance(table.data, str) else table.data
