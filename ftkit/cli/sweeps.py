@@ -7,13 +7,15 @@ others still ran); 2 for a config or data error before anything started.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ftkit.cli._common import FormatOpt, OutputFormat, print_json
 from ftkit.config import ExperimentConfig
-from ftkit.sweeps.leaderboard import Leaderboard
+
+if TYPE_CHECKING:
+    from ftkit.sweeps.leaderboard import Leaderboard
 
 sweeps_app = typer.Typer(help="Inspect sweeps and their leaderboards.", no_args_is_help=True)
 
