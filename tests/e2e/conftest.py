@@ -11,8 +11,7 @@ QUICKSTART = ROOT / "configs" / "quickstart.yaml"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _prefect_for_every_test(prefect_api: str) -> str:
-    """Every end-to-end test runs against the session's Prefect test API."""
+def _every_test_uses_the_prefect_api(prefect_api: str) -> str:
     return prefect_api
 
 
