@@ -73,7 +73,7 @@ def test_sigterm_leaves_the_run_interrupted_and_the_job_running_for_a_re_run(
     trains; the same command again re-attaches to it and finishes with every event once."""
     args = [*quickstart_args, *FAST]
     folder = folder_of(*args[1:])
-    backend.set_timing(step_seconds=0.01)
+    backend.set_timing(step_seconds=0.1)  # the job outlives a slow SIGTERM; sped up after
     first = start_ftkit(args, prefect_api, tmp_path)
     wait_for(lambda: training_started(folder))
     first.send_signal(signal.SIGTERM)
