@@ -40,7 +40,7 @@ from ftkit.errors import (
 from ftkit.evaluate import EvaluationResult
 from ftkit.report import Report
 from ftkit.results import ResultsSummary
-from ftkit.runs import RunFolder, RunOutcome, steps
+from ftkit.runs import RunFolder, RunOutcome, moderation, steps
 from ftkit.runs.endpoint import api_base_url
 from ftkit.runs.lease import Lease, LeaseHolder
 
@@ -86,6 +86,18 @@ async def prepare(run: RunFolder, config: ExperimentConfig) -> PreparedData:
 async def attach(client: AsyncClient, run: RunFolder) -> Job | None:
     """The job an earlier attempt created, if any (retried while the provider is down)."""
     return await steps.attach(client, run)
+
+
+@api_task
+async def moderate(
+    client: AsyncClient, run: RunFolder, config: ExperimentConfig, prepared: PreparedData
+) -> PreparedData:
+    """The `data.moderation` pre-screen: flagged lines fail the run, are dropped, or listed."""
+    with run.timed("moderate"):
+        prepared = await moderation.screen(client, run, config, prepared)
+    if prepared.moderation is not None and prepared.moderation.flagged:
+        get_run_logger().warning(prepared.moderation.summary())
+    return prepared
 
 
 @api_task
@@ -183,6 +195,8 @@ async def fine_tune_pipeline(
                 async with job_slot(config.provider):
                     job = await attach(client, run)
                     if job is None:
+                        if config.data.moderation is not None:
+                            prepared = await moderate(client, run, config, prepared)
                         lease.check()
                         file_ids = await upload(client, run, prepared)
                         lease.check()
