@@ -60,6 +60,9 @@ def _summary(report: Report) -> str:
     metrics = tables.metrics_table(report)
     if metrics.rows:
         lines += ["", "## Metrics", "", markdown_table(metrics)]
+    references = tables.references_table(report)
+    if references:
+        lines += ["", "## Reference rows (same examples)", "", markdown_table(references)]
     return "\n".join(lines)
 
 
