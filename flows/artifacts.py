@@ -26,6 +26,7 @@ from ftkit.errors import DataError, JobFailedError
 from ftkit.report import Report, metrics_records, summary_markdown
 from ftkit.report.loss_chart import loss_chart_markdown, loss_point, loss_points
 from ftkit.report.markdown import markdown_table
+from ftkit.report.serve import report_url
 from ftkit.report.tables import Table
 from ftkit.runs import RunFolder, steps
 
@@ -164,8 +165,11 @@ def _lines(lines: list[int], count: int) -> str:
     return f"{listed} (+{count - len(lines)} more)" if count > len(lines) else listed
 
 
-async def publish_report(run: RunFolder, report: Report) -> None:
-    """The report summary (markdown), the final metrics (table) and a link to the report file."""
+async def publish_report(run: RunFolder, report: Report, base_url: str | None = None) -> None:
+    """The report summary (markdown), the final metrics (table) and a link to the report.
+
+    The link opens over HTTP under `base_url` (a `ftkit reports serve`), else it is file://.
+    """
     state = run.load_state()
     key = state.experiment
     await acreate_markdown_artifact(
@@ -184,7 +188,7 @@ async def publish_report(run: RunFolder, report: Report) -> None:
     )
     await acreate_link_artifact(
         key=f"{key}-report-link",
-        link=run.report_html.resolve().as_uri(),
+        link=report_url(run.report_html, run.runs_dir, base_url),
         link_text=f"{state.experiment}/{state.run_id}/report.html",
-        description="The full report in the run folder",
+        description="The full report: report.html of the run",
     )

@@ -146,7 +146,7 @@ async def report(run: RunFolder, config: ExperimentConfig) -> Report:
     """Write the report files, apply the quality gate, publish summary, metrics and link."""
     with run.timed("report"):
         built = steps.report(run, config)
-    await artifacts.publish_report(run, built)
+    await artifacts.publish_report(run, built, config.report.base_url)
     return built
 
 
