@@ -13,13 +13,21 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ftkit.cli._common import FormatOpt, OutputFormat, print_items, print_json
+from ftkit.cli._common import (
+    FormatOpt,
+    GroupOptionsAnywhere,
+    OutputFormat,
+    print_items,
+    print_json,
+)
 
 if TYPE_CHECKING:
     from ftkit.api import Client, FileObject
     from ftkit.config import ProviderConfig
 
-files_app = typer.Typer(help="Files of the fine-tuning API: upload, list, download, delete.")
+files_app = typer.Typer(
+    cls=GroupOptionsAnywhere, help="Files of the fine-tuning API: upload, list, download, delete."
+)
 
 
 def provider_options(
