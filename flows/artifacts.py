@@ -113,7 +113,7 @@ class TrainingProgress:
 
 def _chart_title(run: RunFolder) -> str:
     state = run.load_state()
-    return f"Loss: {state.experiment}/{state.run_id}, job {state.job_id}"
+    return f"Loss: {state.experiment}/{state.run_id}"
 
 
 def log_findings(prepared: PreparedData) -> None:

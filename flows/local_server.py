@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def prefect_server(startup_timeout_s: float = 180.0) -> Iterator[str]:
+def prefect_server(startup_timeout_s: float = 600.0) -> Iterator[str]:
     """Start the server, wait until it is healthy, yield its API URL; stop it on exit."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/api"
@@ -56,6 +56,6 @@ def prefect_server(startup_timeout_s: float = 180.0) -> Iterator[str]:
 
 def _healthy(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+        return httpx.get(f"{url}/health", timeout=10).status_code == 200
     except httpx.HTTPError:
         return False

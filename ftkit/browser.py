@@ -89,9 +89,9 @@ class Page:
                 clickCount=1,
             )
 
-    def screenshot(self, path: Path, full_page: bool = False) -> None:
-        """Save a PNG of the viewport (or of the whole page)."""
-        data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=full_page)
+    def screenshot(self, path: Path) -> None:
+        """Save a PNG of the viewport."""
+        data = self.send("Page.captureScreenshot", format="png")
         path.write_bytes(base64.b64decode(data["data"]))
 
 

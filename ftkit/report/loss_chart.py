@@ -17,7 +17,7 @@ _LOSS = re.compile(r"\b(training|validation) loss=([0-9.]+(?:e-?\d+)?)")
 _STEP = re.compile(r"\bStep (\d+)/(\d+)")
 
 WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 28, 36
+LEFT, RIGHT, TOP, BOTTOM = 56, 16, 48, 36
 COLOURS = {"train": "#2563eb", "valid": "#ea580c"}
 LABELS = {"train": "training loss", "valid": "validation loss"}
 
@@ -99,7 +99,7 @@ def loss_chart_svg(points: list[LossPoint], title: str = "Loss") -> str:
         f'<text x="{LEFT}" y="{HEIGHT - 10}">step 0</text>',
         f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 10}" text-anchor="end">{last_step}</text>',
     ]
-    legend_x = WIDTH - RIGHT
+    legend_x = LEFT
     for name, line in series.items():
         if not line:
             continue
@@ -108,11 +108,9 @@ def loss_chart_svg(points: list[LossPoint], title: str = "Loss") -> str:
         parts.append(
             f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"/>'
         )
-        legend = f"{LABELS[name]} {line[-1][1]:.3g}"
-        parts.append(
-            f'<text x="{legend_x}" y="18" text-anchor="end" fill="{colour}">{legend}</text>'
-        )
-        legend_x -= 8 * len(legend) + 16
+        legend = f"{LABELS[name]} (last {line[-1][1]:.3g})"
+        parts.append(f'<text x="{legend_x}" y="36" fill="{colour}">{legend}</text>')
+        legend_x += 7 * len(legend) + 24
     parts.append("</svg>")
     return "".join(parts)
 

@@ -39,7 +39,7 @@ def test_the_chart_draws_one_line_per_loss_across_all_steps() -> None:
     lines = re.findall(r'<polyline points="([^"]+)"', svg)
     assert [len(line.split()) for line in lines] == [3, 3]
     assert "Loss: demo &lt;run&gt;" in svg
-    assert "training loss 0.033" in svg and "validation loss 0.067" in svg
+    assert "training loss (last 0.033)" in svg and "validation loss (last 0.067)" in svg
 
 
 def test_markdown_embeds_the_svg_as_a_data_uri_image() -> None:
