@@ -41,7 +41,7 @@ from ftkit.errors import (
 from ftkit.evaluate import EvaluationResult
 from ftkit.report import Report
 from ftkit.results import ResultsSummary
-from ftkit.runs import RunFolder, RunOutcome, steps
+from ftkit.runs import RunFolder, RunOutcome, moderation, steps
 from ftkit.runs.endpoint import api_base_url
 
 RETRY_DELAYS_S = [5.0, 30.0]
@@ -83,6 +83,18 @@ async def prepare(run: RunFolder, config: ExperimentConfig) -> PreparedData:
             await artifacts.publish_data_failure(run, exc)
             raise
     artifacts.log_findings(prepared)
+    return prepared
+
+
+@api_task
+async def moderate(
+    client: AsyncClient, run: RunFolder, config: ExperimentConfig, prepared: PreparedData
+) -> PreparedData:
+    """The `data.moderation` pre-screen: flagged lines fail the run, are dropped, or listed."""
+    with run.timed("moderate"):
+        prepared = await moderation.screen(client, run, config, prepared)
+    if prepared.moderation is not None and prepared.moderation.flagged:
+        get_run_logger().warning(prepared.moderation.summary())
     return prepared
 
 
@@ -178,6 +190,8 @@ async def fine_tune_pipeline(
             async with job_slot(config.provider):
                 job = await steps.attach(client, run)
                 if job is None:
+                    if config.data.moderation is not None:
+                        prepared = await moderate(client, run, config, prepared)
                     file_ids = await upload(client, run, prepared)
                     job = await create_job(client, run, config, prepared, file_ids)
                 if detach:

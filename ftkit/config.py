@@ -118,6 +118,18 @@ class ChecksConfig(_Section):
     count_tokens: bool = Field(True, description="Exact token counts (slower) and a cost estimate.")
 
 
+class ModerationConfig(_Section):
+    """Screen every training/validation example with the provider's /v1/moderations."""
+
+    on_flagged: Literal["fail", "drop", "warn"] = Field(
+        "fail",
+        description="fail: stop before upload; drop: upload without flagged examples "
+        "(kept in prepared/flagged-<split>.jsonl); warn: upload all, list them.",
+    )
+    model: str = Field("omni-moderation-latest", description="Moderation model to ask.")
+    batch_size: int = Field(32, ge=1, le=1000, description="Examples per request.")
+
+
 class DataConfig(_Section):
     """The dataset and how to prepare it."""
 
@@ -130,6 +142,9 @@ class DataConfig(_Section):
     split: SplitConfig = Field(default_factory=SplitConfig)
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
     fixes: list[FixName] = Field(default_factory=list, description="Opt-in fixes, in order.")
+    moderation: ModerationConfig | None = Field(
+        None, description="Optional moderation pre-screen between prepare and upload."
+    )
     prices_per_1k_tokens: dict[str, float] = Field(
         default_factory=dict,
         description="Training price per 1K tokens by model, overriding the built-in table.",
