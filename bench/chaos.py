@@ -48,9 +48,9 @@ def main() -> None:
         }
     )
     os.environ.pop("PREFECT_API_URL", None)
-    from flows.local_server import LocalServer
+    from flows.shared_server import SharedPrefectServer
 
-    prefect_api = LocalServer().start()
+    prefect_api = SharedPrefectServer().start()
     from flows.pipeline import fine_tune_pipeline
     from ftkit.api import Client
     from ftkit.backend.chaos import audit, faults_seen

@@ -93,11 +93,11 @@ async def plain_steps(config: Any, base_url: str) -> dict[str, float]:
 def child(workdir: Path) -> dict[str, Any]:
     """Run the quickstart flow once in this (fresh) process and return the phase times."""
     os.chdir(workdir)
-    from flows.local_server import LocalServer
+    from flows.shared_server import SharedPrefectServer
 
     # as `ftkit run` does; with FTKIT_BENCH_EPHEMERAL Prefect boots its own temporary server
     shared = not os.environ.get("FTKIT_BENCH_EPHEMERAL")
-    prefect_api = LocalServer().start() if shared else None
+    prefect_api = SharedPrefectServer().start() if shared else None
     from contextlib import nullcontext
 
     from flows.pipeline import fine_tune_pipeline

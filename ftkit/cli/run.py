@@ -134,10 +134,10 @@ def prefect_and_api(config: ExperimentConfig) -> Iterator[str | None]:
         os.environ.setdefault(name, value)
     from prefect.exceptions import TerminationSignal
 
-    from flows.local_server import LocalServer
+    from flows.shared_server import SharedPrefectServer
 
     signal.signal(signal.SIGTERM, _raise_terminated)
-    prefect_api = LocalServer().start()  # reused if running; boots meanwhile otherwise
+    prefect_api = SharedPrefectServer().start()  # reused if running; boots meanwhile otherwise
     try:
         with (
             _ftkit_errors_without_tracebacks(),

@@ -36,7 +36,7 @@ def servers_of(home: Path) -> list[int]:
             environ = (proc / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"flows.local_server" in cmdline and f"PREFECT_HOME={home}".encode() in environ:
+        if b"flows.shared_server" in cmdline and f"PREFECT_HOME={home}".encode() in environ:
             found.append(int(proc.name))
     return found
 
