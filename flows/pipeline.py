@@ -33,6 +33,7 @@ from ftkit.config import ExperimentConfig
 from ftkit.data.models import PreparedData
 from ftkit.errors import (
     APIConnectionError,
+    DataError,
     InternalServerError,
     QuotaExceededError,
     RateLimitError,
@@ -76,7 +77,11 @@ api_task = task(
 async def prepare(run: RunFolder, config: ExperimentConfig) -> PreparedData:
     """Validate and split the dataset; data errors fail here with their findings."""
     with run.timed("prepare"):
-        prepared = steps.prepare(run, config)
+        try:
+            prepared = steps.prepare(run, config)
+        except DataError as exc:
+            await artifacts.publish_data_failure(run, exc)
+            raise
     artifacts.log_findings(prepared)
     return prepared
 
@@ -125,7 +130,8 @@ async def follow(client: AsyncClient, run: RunFolder, config: ExperimentConfig, 
                 steps.follow(client, run, config, job, progress.update),
                 cancel=lambda: steps.cancel(client, run, job),
             )
-        except Exception:
+        except Exception as exc:
+            await progress.stopped(exc)
             await artifacts.publish_failure(run)
             raise
         await progress.finish(job)
@@ -153,7 +159,7 @@ async def report(run: RunFolder, config: ExperimentConfig, promote: bool = True)
     """Write the report files, apply the quality gate, publish summary, metrics and link."""
     with run.timed("report"):
         built = steps.report(run, config, promote=promote)
-    await artifacts.publish_report(run, built)
+    await artifacts.publish_report(run, built, config.report.base_url)
     return built
 
 
