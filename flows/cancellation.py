@@ -19,7 +19,7 @@ from prefect import get_client, runtime
 from prefect.client.schemas.objects import FlowRun, StateType
 
 from ftkit.api import Client, Job
-from ftkit.config import ExperimentConfig
+from ftkit.config import resolve_config
 from ftkit.errors import ConflictError
 from ftkit.runs import FINAL_STATUSES, RunError, RunFolder
 from ftkit.runs.endpoint import api_base_url
@@ -61,7 +61,8 @@ def cancel_remote_job(flow: object, flow_run: FlowRun, state: object) -> None:
 
     Prefect calls it with keyword arguments (flow, flow_run, state), in the runner process.
     """
-    config = ExperimentConfig.model_validate(flow_run.parameters["config"])
+    parameters = flow_run.parameters
+    config = resolve_config(parameters["config"], parameters.get("overrides") or [])
     folder = RunFolder.for_config(config)
     recorded = folder.load_state()
     if recorded.job_id is None or recorded.status in FINAL_STATUSES:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ftkit.cli import config_cmd, files, jobs, prepare, report, run, runs, serve
+from ftkit.cli import config_cmd, deploy, files, jobs, prepare, report, run, runs, serve
 from ftkit.cli._common import ErrorHandlingGroup
 
 app = typer.Typer(
@@ -16,7 +16,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (prepare, run, runs, report, serve, files, jobs, config_cmd):
+for _module in (prepare, run, deploy, runs, report, serve, files, jobs, config_cmd):
     _module.register(app)
 
 

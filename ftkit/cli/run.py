@@ -59,6 +59,7 @@ def run(
 
     resolved = load_config(config, overrides or [])
     trials = [trial.config for trial in expand_sweep(resolved)]
+    detach = detach or resolved.job.follow == "detach"
     _run_and_exit(trials, output, detach=detach, parallel=resolved.sweep.max_parallel)
 
 
@@ -75,19 +76,6 @@ def follow(
 
     folder = RunFolder.open(run_ref, runs_dir)
     _run_and_exit([folder.load_config()], output, detach=False)
-
-
-def deploy(config: ConfigArg, overrides: OverridesArg = None) -> None:
-    """Serve a Prefect deployment of this config on its schedule (needs PREFECT_API_URL).
-
-    Example: ftkit deploy configs/scheduled.yaml
-    """
-    resolved = load_config(config, overrides or [])
-    for name, value in PREFECT_DEFAULTS.items():
-        os.environ.setdefault(name, value)
-    from flows.deploy import serve_config
-
-    serve_config(resolved)
 
 
 def _run_and_exit(
@@ -231,7 +219,6 @@ def _ftkit_errors_without_tracebacks() -> Iterator[None]:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `ftkit run`, `ftkit follow` and `ftkit deploy` to the ftkit app."""
+    """Add `ftkit run` and `ftkit follow` to the ftkit app."""
     app.command("run")(run)
     app.command("follow")(follow)
-    app.command("deploy")(deploy)
