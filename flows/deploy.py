@@ -49,16 +49,17 @@ def deployment_for(config_path: str | Path, overrides: list[str]) -> RunnerDeplo
     path = Path(config_path).resolve()
     overrides = absolute_overrides(overrides)
     config = load_config(path, overrides)
+    schedules = schedules_for(config.schedule)
     # to_deployment dispatches on the caller: from sync code it returns the deployment itself
     deployment = fine_tune_pipeline.to_deployment(
         name=config.name,
         parameters={"config": str(path), "overrides": overrides},
-        schedules=schedules_for(config.schedule) or None,
-        concurrency_limit=1,
+        schedules=schedules or None,
+        # a schedule never overlaps itself; manual runs (other overrides) may run side by side
+        concurrency_limit=1 if schedules else None,
         tags=["ftkit", config.name],
         description=f"Fine-tune {config.job.model} on {config.data.source.name}",
         entrypoint_type=EntrypointType.MODULE_PATH,
-        job_variables={"working_dir": str(Path.cwd())},
     )
     assert isinstance(deployment, RunnerDeployment)
     return deployment
@@ -74,7 +75,6 @@ def watch_deployment(runs_dir: str | Path, every_s: float) -> RunnerDeployment:
         tags=["ftkit", "watch"],
         description=f"Carry the detached runs under {folder} on",
         entrypoint_type=EntrypointType.MODULE_PATH,
-        job_variables={"working_dir": str(Path.cwd())},
     )
     assert isinstance(deployment, RunnerDeployment)
     return deployment
@@ -87,6 +87,8 @@ def serve_or_register(deployment: RunnerDeployment, pool: str | None) -> UUID | 
         serve(deployment)
         return None
     ensure_process_pool(pool)
+    # workers run it where `ftkit deploy` ran (as a served deployment runs), not in a temp dir
+    deployment.job_variables = {"working_dir": str(Path.cwd())}
     deployment_id = deployment.apply(work_pool_name=pool)
     assert isinstance(deployment_id, UUID)
     return deployment_id

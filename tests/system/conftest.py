@@ -8,12 +8,14 @@ by its PID (its process group) at the end.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -200,38 +202,33 @@ def postgres_bin() -> Path | None:
 
 
 @contextmanager
-def postgres(folder: Path) -> Iterator[str]:
-    """A throwaway PostgreSQL cluster in `folder` on a free loopback port; yields the asyncpg
-    URL. Root cannot run PostgreSQL, so as root it runs as the `postgres` user."""
+def postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a free loopback port; yields its asyncpg URL.
+
+    It lives in a fresh folder under /tmp that the server user can reach; root may not run
+    PostgreSQL, so as root the cluster runs as the `postgres` user."""
     binaries = postgres_bin()
     if binaries is None:
         pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    folder = Path(tempfile.mkdtemp(prefix="ftkit-pg-"))
     as_user: list[str] = []
-    user = os.environ.get("USER") or "postgres"
+    user = getpass.getuser()
     if os.geteuid() == 0:
         as_user, user = ["runuser", "-u", "postgres", "--"], "postgres"
-        folder.mkdir(parents=True, exist_ok=True)
         shutil.chown(folder, "postgres")
-    data = folder / "data"
-    port = free_port()
-    run = lambda *args: subprocess.run([*as_user, *args], check=True, capture_output=True)  # noqa: E731
-    run(str(binaries / "initdb"), "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8")
+
+    def pg(tool: str, *args: str) -> None:
+        subprocess.run([*as_user, str(binaries / tool), *args], check=True, capture_output=True)
+
+    data, port = folder / "data", free_port()
+    pg("initdb", "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8")
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run(
-        str(binaries / "pg_ctl"),
-        "-D",
-        str(data),
-        "-o",
-        options,
-        "-l",
-        str(folder / "pg.log"),
-        "-w",
-        "start",
-    )
+    pg("pg_ctl", "-D", str(data), "-o", options, "-l", str(folder / "pg.log"), "-w", "start")
     try:
         yield f"postgresql+asyncpg://{user}@127.0.0.1:{port}/postgres"
     finally:
-        run(str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+        pg("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def flow_runs_of(client: Any, deployment_id: UUID) -> list[Any]:

@@ -4,7 +4,6 @@ cancels its remote job on the embedded backend the flow run started itself."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -43,11 +42,9 @@ def test_cancelling_a_worker_run_cancels_the_job_of_its_in_process_backend(
                 "the flow run to be cancelled",
             )
             wait_until(lambda: folder.load_state().status == "cancelled", 30, "run.json")
-        hook_logs = server.run(log_lines, flow_run.id)
-    assert "Hook 'cancel_remote_job' finished running successfully" in hook_logs
-    assert "error was encountered while running hook" not in hook_logs
     state = folder.load_state()
-    assert state.status == "cancelled"
+    assert state.status == "cancelled", state
+    assert state.error is not None and "cancelled" in state.error.message, state.error
     settings = BackendSettings(data_dir=tmp_path / BACKEND_DIR)
     with running_backend(settings) as url, Client(base_url=url) as client:
         assert client.jobs.get(state.job_id).status is JobStatus.cancelled
@@ -56,13 +53,3 @@ def test_cancelling_a_worker_run_cancels_the_job_of_its_in_process_backend(
 def training_started(folder: RunFolder) -> bool:
     events = folder.events.events_path
     return events.is_file() and b"Step " in events.read_bytes()
-
-
-async def log_lines(client: Any, flow_run_id: Any) -> str:
-    """Every log line of the flow run (the runner sends its hooks' lines there too)."""
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-
-    logs = await client.read_logs(
-        log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
-    )
-    return "\n".join(log.message for log in logs)
