@@ -27,6 +27,9 @@ from uuid import UUID
 import httpx
 import pytest
 
+from ftkit.config import load_config
+from ftkit.runs import RunFolder, run_id, run_key
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 QUICKSTART = ROOT / "configs" / "quickstart.yaml"
@@ -229,6 +232,18 @@ def postgres() -> Iterator[str]:
     finally:
         pg("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_folder(overrides: list[str]) -> RunFolder:
+    """The run folder of the quickstart config with these overrides."""
+    config = load_config(QUICKSTART, overrides)
+    return RunFolder(config.runs_dir / config.name / run_id(run_key(config)))
+
+
+def training_started(folder: RunFolder) -> bool:
+    """Whether the run's job has reported a training step."""
+    events = folder.events.events_path
+    return events.is_file() and b"Step " in events.read_bytes()
 
 
 async def flow_runs_of(client: Any, deployment_id: UUID) -> list[Any]:

@@ -9,10 +9,14 @@ import pytest
 
 from ftkit.api import Client, JobStatus
 from ftkit.backend import BackendSettings, running_backend
-from ftkit.config import load_config
-from ftkit.runs import RunFolder, run_id, run_key
 from ftkit.runs.endpoint import BACKEND_DIR, STEP_SECONDS_ENV
-from tests.system.conftest import QUICKSTART, prefect_server, wait_until
+from tests.system.conftest import (
+    QUICKSTART,
+    prefect_server,
+    run_folder,
+    training_started,
+    wait_until,
+)
 
 
 @pytest.mark.slow
@@ -23,8 +27,7 @@ def test_cancelling_a_worker_run_cancels_the_job_of_its_in_process_backend(
     from prefect.states import Cancelling
 
     overrides = ["name=pool-cancel", f"runs_dir={tmp_path / 'runs'}", "evaluate.enabled=false"]
-    config = load_config(QUICKSTART, overrides)
-    folder = RunFolder(config.runs_dir / config.name / run_id(run_key(config)))
+    folder = run_folder(overrides)
     with prefect_server(tmp_path / "prefect") as server:
         server.ftkit("deploy", str(QUICKSTART), *overrides, "--pool", "cancel", cwd=tmp_path)
         deployment = server.deployment("fine-tune-pipeline/pool-cancel")
@@ -48,8 +51,3 @@ def test_cancelling_a_worker_run_cancels_the_job_of_its_in_process_backend(
     settings = BackendSettings(data_dir=tmp_path / BACKEND_DIR)
     with running_backend(settings) as url, Client(base_url=url) as client:
         assert client.jobs.get(state.job_id).status is JobStatus.cancelled
-
-
-def training_started(folder: RunFolder) -> bool:
-    events = folder.events.events_path
-    return events.is_file() and b"Step " in events.read_bytes()

@@ -4,21 +4,20 @@ again. One run key, one job: the backend ends with exactly one job per run."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ftkit.api import Client, JobStatus
-from ftkit.config import load_config
-from ftkit.runs import RunFolder, run_id, run_key
 from tests.system.conftest import (
     QUICKSTART,
     PrefectServer,
     kill_tree,
     postgres,
     prefect_server,
+    run_folder,
+    training_started,
     wait_until,
 )
 
@@ -41,7 +40,7 @@ def completed(server: PrefectServer, flow_run_ids: list[Any]) -> bool:
 def test_two_workers_on_postgres_run_four_runs_with_one_job_each_even_after_a_kill(
     tmp_path: Path, backend: Any
 ) -> None:
-    backend.set_timing(step_seconds=0.01)  # long enough to kill a worker while a job trains
+    backend.set_timing(step_seconds=0.02)  # long enough to kill a worker while a job trains
     base = [
         "name=fleet",
         f"runs_dir={tmp_path / 'runs'}",
@@ -51,9 +50,8 @@ def test_two_workers_on_postgres_run_four_runs_with_one_job_each_even_after_a_ki
     ]
     overrides = {seed: [*base, f"job.seed={seed}"] for seed in SEEDS}
     folders = {seed: run_folder(overrides[seed]) for seed in SEEDS}
-    pg_dir = Path(tempfile.mkdtemp(prefix="ftkit-pg-"))  # readable by the postgres user
     with (
-        postgres(pg_dir) as database_url,
+        postgres() as database_url,
         prefect_server(tmp_path / "prefect", database_url) as server,
     ):
         server.ftkit("deploy", str(QUICKSTART), *base, "--pool", "fleet", cwd=tmp_path)
@@ -71,28 +69,28 @@ def test_two_workers_on_postgres_run_four_runs_with_one_job_each_even_after_a_ki
                 ).id
                 for seed in SEEDS
             }
-            killed = wait_until(
-                lambda: next(
-                    (
-                        seed
-                        for seed in SEEDS
-                        if executed_by(logs["w2"], runs[seed]) and training(folders[seed])
-                    ),
-                    None,
+            wait_until(
+                lambda: any(
+                    executed_by(logs["w2"], runs[seed]) and training_started(folders[seed])
+                    for seed in SEEDS
                 ),
                 240,
                 "worker w2 to train a job",
             )
-            kill_tree(w2.pid)  # the worker and its flow run die mid-training
+            kill_tree(w2.pid)  # the worker and its flow runs die mid-run
             w2.wait()
+            killed = [seed for seed in SEEDS if executed_by(logs["w2"], runs[seed])]
             with server.worker("fleet", "w2", tmp_path, limit=2):
-                rerun = server.run(
-                    lambda client: client.create_flow_run_from_deployment(
-                        deployment.id, parameters={"overrides": overrides[killed]}
-                    )
-                ).id
-                survivors = [runs[seed] for seed in SEEDS if seed != killed]
-                wait_until(lambda: completed(server, [*survivors, rerun]), 300, "all runs")
+                reruns = [
+                    server.run(
+                        lambda client, s=seed: client.create_flow_run_from_deployment(
+                            deployment.id, parameters={"overrides": overrides[s]}
+                        )
+                    ).id
+                    for seed in killed
+                ]
+                survivors = [runs[seed] for seed in SEEDS if seed not in killed]
+                wait_until(lambda: completed(server, [*survivors, *reruns]), 300, "all runs")
 
     assert all(folders[seed].load_state().status == "succeeded" for seed in SEEDS)
     by_worker = {
@@ -105,13 +103,3 @@ def test_two_workers_on_postgres_run_four_runs_with_one_job_each_even_after_a_ki
     assert len(jobs) == len(SEEDS)
     assert {job.status for job in jobs} == {JobStatus.succeeded}
     assert {job.id for job in jobs} == {folders[seed].load_state().job_id for seed in SEEDS}
-
-
-def run_folder(overrides: list[str]) -> RunFolder:
-    config = load_config(QUICKSTART, overrides)
-    return RunFolder(config.runs_dir / config.name / run_id(run_key(config)))
-
-
-def training(folder: RunFolder) -> bool:
-    events = folder.events.events_path
-    return events.is_file() and b"Step " in events.read_bytes()

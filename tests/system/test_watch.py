@@ -11,9 +11,7 @@ from typing import Any
 import pytest
 
 from ftkit.api import Client, JobStatus
-from ftkit.config import load_config
-from ftkit.runs import RunFolder, run_id, run_key
-from tests.system.conftest import BIN, QUICKSTART, prefect_server, wait_until
+from tests.system.conftest import BIN, QUICKSTART, prefect_server, run_folder, wait_until
 
 
 @pytest.mark.slow
@@ -28,8 +26,7 @@ def test_a_detached_run_is_reported_once_by_overlapping_watch_runs(
         "job.hyperparameters.n_epochs=1",
         "job.follow=detach",
     ]
-    config = load_config(QUICKSTART, overrides)
-    folder = RunFolder(config.runs_dir / config.name / run_id(run_key(config)))
+    folder = run_folder(overrides)
 
     with prefect_server(tmp_path / "prefect") as server:
         started = subprocess.run(
