@@ -65,11 +65,13 @@ def cancel_remote_job(flow: object, flow_run: FlowRun, state: object) -> None:
     config = resolve_config(parameters["config"], parameters.get("overrides") or [])
     folder = RunFolder.for_config(config)
     recorded = folder.load_state()
-    if recorded.job_id is None or recorded.status in FINAL_STATUSES:
+    if recorded.job_id is None or recorded.status in {"succeeded", "cancelled"}:
         return
     with api_base_url(config) as base_url, Client(config.provider, base_url=base_url) as client:
         job = client.jobs.get(recorded.job_id)
-        if not job.status.terminal:
+        if job.status.terminal and recorded.status in FINAL_STATUSES:
+            return  # the run had ended on its own (its job failed) before the cancel
+        if not job.status.terminal:  # also when run.json says failed: the kill can cause that
             # it may end between the two calls: the provider then refuses (400 or 409)
             with contextlib.suppress(BadRequestError, ConflictError):
                 client.jobs.cancel(job.id)
