@@ -7,13 +7,13 @@ at a time, so a multi-hour hosted job holds no worker while it trains.
 Each watch run looks at every run under `runs_dir` that is still running with a detached job:
 it records the job's new events from the saved cursor and, once the job has ended, fetches the
 results, evaluates and reports it (the same tasks as the pipeline). A run folder is worked on
-under an exclusive lock taken without waiting, and its state is read again inside it, so two
-overlapping watch runs never advance (or report) one run twice: the second one skips it.
+only under its lease (ftkit.runs.lease, the one a pipeline runner holds), taken without waiting,
+and its state is read again inside it, so two overlapping watch runs never advance (or report)
+one run twice: the second one skips it.
 """
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +27,7 @@ from ftkit.config import ExperimentConfig
 from ftkit.errors import FtkitError, JobFailedError
 from ftkit.runs import RunFolder, RunIndex, steps
 from ftkit.runs.endpoint import api_base_url
+from ftkit.runs.lease import Lease
 
 CATCH_UP_S = 5.0
 """How long one watch run listens to a job's events before it moves on."""
@@ -75,14 +76,13 @@ async def advance(run: RunFolder, config: ExperimentConfig, job_id: str) -> str:
 
 @contextmanager
 def exclusively(run: RunFolder) -> Iterator[bool]:
-    """Hold the run folder's watch lock if no one else does (yield False if someone does)."""
-    with (run.path / "watch.lock").open("a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    """Hold the run's lease (the one a pipeline runner holds) if it is free; yield whether it
+    was."""
+    lease = Lease(run.path, label="ftkit watch")
+    if not lease.try_acquire():
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lease.release()

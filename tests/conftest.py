@@ -10,11 +10,20 @@ import tempfile
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="ftkit-test-prefect-"))
+# ftkit's per-user data folder (the embedded backend's default state, the last runs folder)
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="ftkit-test-data-")
 
 
 # --- the embedded backend (ftkit.backend) --------------------------------------------------------
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _own_backend_dir(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """Each test's in-process embedded backend (`ftkit run` with provider local) keeps its
+    state under the test's tmp_path, in subprocesses too."""
+    monkeypatch.setenv("FTKIT_BACKEND_DIR", str(tmp_path / ".ftkit" / "backend"))
 
 
 @pytest.fixture
@@ -30,3 +39,14 @@ def backend(tmp_path):  # type: ignore[no-untyped-def]
 
     with started_backend(BackendSettings(data_dir=tmp_path / "backend")) as handle:
         yield handle
+
+
+@pytest.fixture(scope="session")
+def prefect_api():  # type: ignore[no-untyped-def]
+    """A temporary Prefect server and database for the session; yields its API URL (for
+    subprocesses too). It costs ~7 s to start, so test folders that need it share one."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield str(PREFECT_API_URL.value())

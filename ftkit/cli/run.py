@@ -1,13 +1,14 @@
 """`ftkit run` and `ftkit follow`: run the fine-tuning pipeline flow from the command line.
 
 Exit codes: 0 succeeded (or up to date), 1 the job or the provider failed, 2 a config or data
-error, 3 cancelled.
+error, 3 cancelled, 143 stopped by SIGTERM (run.json `interrupted`; a re-run re-attaches).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,17 +16,19 @@ from typing import Annotated, Any
 
 import typer
 
-from ftkit.cli._common import FormatOpt, OutputFormat, OverridesArg, print_json
+from ftkit.cli._common import FormatOpt, OutputFormat, OverridesArg, RunsDirOpt, print_json
 from ftkit.config import ExperimentConfig, load_config
-from ftkit.errors import DataError, FtkitError, JobCancelledError
+from ftkit.errors import ConfigError, DataError, FtkitError, JobCancelledError
 
 ConfigArg = Annotated[Path, typer.Argument(help="Experiment config (YAML).")]
 RunArg = Annotated[
     str, typer.Argument(help="Run id (or a unique prefix), experiment/run-id, or run folder.")
 ]
-RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="Where the run index lives.")]
 DetachOpt = Annotated[
     bool, typer.Option("--detach", help="Return once the job is created; `ftkit follow` later.")
+]
+OverBudgetOpt = Annotated[
+    bool, typer.Option("--over-budget", help="Start a sweep even above sweep.budget_usd.")
 ]
 
 HEADLINE = (
@@ -39,7 +42,7 @@ HEADLINE = (
 )
 """Metrics printed after a run (when present); `ftkit runs show` lists them all."""
 
-# The machine may be offline: no telemetry from the Prefect client or its ephemeral server.
+# The machine may be offline: no telemetry from the Prefect client or its local server.
 PREFECT_DEFAULTS = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
 
@@ -48,89 +51,110 @@ def run(
     overrides: OverridesArg = None,
     output: FormatOpt = OutputFormat.text,
     detach: DetachOpt = False,
+    over_budget: OverBudgetOpt = False,
 ) -> None:
     """Run the pipeline: prepare, upload, train, follow, evaluate and report.
 
     A re-run of the same config and data re-attaches to its job (or says it is up to date).
+    A config with a sweep runs every trial and prints the leaderboard.
 
     Example: ftkit run configs/quickstart.yaml job.hyperparameters.n_epochs=2
     """
-    from ftkit.sweeps.search import expand_sweep
-
     resolved = load_config(config, overrides or [])
-    trials = [trial.config for trial in expand_sweep(resolved)]
-    detach = detach or resolved.job.follow == "detach"
-    _run_and_exit(trials, output, detach=detach, parallel=resolved.sweep.max_parallel)
+    if resolved.sweep.parameters or resolved.sweep.coupled:
+        from ftkit.cli.sweeps import run_sweep
+
+        if detach:
+            msg = "--detach is for one run; a sweep waits for its trials to rank them."
+            raise ConfigError(msg)
+        run_sweep(resolved, output, over_budget=over_budget)
+    _run_and_exit(resolved, output, detach=detach or resolved.job.follow == "detach")
 
 
 def follow(
     run_ref: RunArg,
     output: FormatOpt = OutputFormat.text,
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
 ) -> None:
     """Re-attach to a run (e.g. one started with --detach) and carry it to the end.
 
     Example: ftkit follow 3f2a9c
     """
     from ftkit.runs import RunFolder
+    from ftkit.runs.locate import locate_runs_dir
 
-    folder = RunFolder.open(run_ref, runs_dir)
-    _run_and_exit([folder.load_config()], output, detach=False)
+    folder = RunFolder.open(run_ref, locate_runs_dir(runs_dir))
+    _run_and_exit(folder.load_config(), output, detach=False)
 
 
-def _run_and_exit(
-    trials: list[ExperimentConfig], output: OutputFormat, *, detach: bool, parallel: int = 1
-) -> None:
+def _run_and_exit(config: ExperimentConfig, output: OutputFormat, *, detach: bool) -> None:
     from ftkit.runs import RunFolder
-    from ftkit.runs.endpoint import api_base_url
+    from ftkit.runs.locate import remember_runs_dir
+    from ftkit.runs.preflight import preflight
 
-    folders = [RunFolder.for_config(trial) for trial in trials]
-    if all(folder.is_up_to_date(trial) for folder, trial in zip(folders, trials, strict=True)):
-        # nothing to do: answer from the run folders without starting Prefect
-        _print_outcomes([folder.outcome(up_to_date=True) for folder in folders], output, detach)
+    preflight(config)  # data files, provider URL and key: fail before Prefect starts
+    folder = RunFolder.for_config(config)
+    remember_runs_dir(folder.runs_dir)  # `ftkit runs list` finds it from anywhere
+    if folder.is_up_to_date(config):
+        # nothing to do: answer from the run folder without starting Prefect
+        _print_outcome(folder.outcome(up_to_date=True), output, detach=detach)
         raise typer.Exit(0)
-    from ftkit.api import Client
-
-    for trial in trials:
-        if trial.provider.kind != "local":
-            Client(trial.provider).close()  # a missing key or URL fails here, before Prefect
-    for name, value in PREFECT_DEFAULTS.items():
-        os.environ.setdefault(name, value)
     import asyncio  # with Prefect, on use: other commands start faster
 
-    from flows.ephemeral import EphemeralAPI
-
-    prefect_api = EphemeralAPI().start_in_background()
-    with _ftkit_errors_without_tracebacks(), api_base_url(trials[0]) as base_url:
-        prefect_api.wait()
-        results = asyncio.run(_run_trials(trials, base_url, detach=detach, parallel=parallel))
-    outcomes = [outcome for outcome, _ in results]
-    exit_code = max(code for _, code in results)
-    _print_outcomes(outcomes, output, detach)
+    with prefect_and_api(config) as base_url:
+        outcome, exit_code = asyncio.run(_run_one(config, base_url, detach=detach))
+    _print_outcome(outcome, output, detach=detach)
     raise typer.Exit(exit_code)
 
 
-def _print_outcomes(outcomes: list[Any], output: OutputFormat, detach: bool) -> None:
-    if output is OutputFormat.json:
-        print_json(outcomes[0] if len(outcomes) == 1 else outcomes)
-        return
-    for outcome in outcomes:
-        _print_outcome(outcome, detach=detach)
+@contextmanager
+def prefect_and_api(config: ExperimentConfig) -> Iterator[str | None]:
+    """Check the data and the provider, point Prefect at the shared local server (or
+    PREFECT_API_URL), start the embedded backend (if used), and yield the API base URL while
+    flows run; ftkit's errors are logged without tracebacks; SIGTERM exits 143, the run
+    `interrupted`."""
+    from ftkit.runs.endpoint import api_base_url
+    from ftkit.runs.preflight import preflight
+
+    preflight(config)  # before Prefect starts: a missing file, URL or key fails in < 1 s
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    from prefect.exceptions import TerminationSignal
+
+    from flows.shared_server import SharedPrefectServer
+
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    prefect_api = SharedPrefectServer().start()  # reused if running; boots meanwhile otherwise
+    try:
+        with (
+            _ftkit_errors_without_tracebacks(),
+            api_base_url(config) as base_url,
+            prefect_api.in_use(),
+        ):
+            yield base_url
+    except (Terminated, TerminationSignal):
+        typer.echo(
+            "interrupted: the remote job was left as it was; "
+            "run the same command again to re-attach",
+            err=True,
+        )
+        raise typer.Exit(Terminated.exit_code) from None
+    finally:
+        prefect_api.close()
 
 
-async def _run_trials(
-    trials: list[ExperimentConfig], base_url: str | None, *, detach: bool, parallel: int
-) -> list[tuple[Any, int]]:
-    """Run the flow for each config; sweep trials run `sweep.max_parallel` at a time."""
-    import asyncio
+class Terminated(BaseException):
+    """SIGTERM reached `ftkit run`: stop cleanly (run.json `interrupted`), leave the job be.
 
-    slots = asyncio.Semaphore(parallel)
+    Outside a flow run this handler raises it; during one, Prefect turns the signal into its
+    own TerminationSignal, settles the flow run and lets that one escape instead.
+    """
 
-    async def run_in_slot(trial: ExperimentConfig) -> tuple[Any, int]:
-        async with slots:
-            return await _run_one(trial, base_url, detach=detach)
+    exit_code = 128 + signal.SIGTERM
 
-    return list(await asyncio.gather(*(run_in_slot(trial) for trial in trials)))
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 async def _run_one(
@@ -154,7 +178,10 @@ async def _run_one(
     return folder.outcome(), code
 
 
-def _print_outcome(outcome: Any, *, detach: bool) -> None:
+def _print_outcome(outcome: Any, output: OutputFormat, *, detach: bool) -> None:
+    if output is OutputFormat.json:
+        print_json(outcome)
+        return
     state = outcome.state
     status = "up to date" if outcome.up_to_date else state.status
     typer.echo(f"run      {outcome.path}  ({status})")
@@ -173,10 +200,7 @@ def _print_outcome(outcome: Any, *, detach: bool) -> None:
     if state.error is not None:
         typer.echo(f"error    {state.error.code}: {state.error.message}")
     if state.status == "failed" and state.job_id:
-        typer.echo(
-            "hint     one run key, one job: re-running this config reports the same failed job; "
-            "change the config or data (e.g. job.seed=...) to train a new one"
-        )
+        typer.echo(f"hint     {_failure_hint(Path(outcome.path))}")
     if detach and state.status == "running":
         typer.echo(f"follow   ftkit follow {state.run_id}")
         if _uses_embedded_backend(Path(outcome.path)):
@@ -184,6 +208,23 @@ def _print_outcome(outcome: Any, *, detach: bool) -> None:
                 "note     the embedded backend stopped with this command; the job trains on "
                 "when `ftkit follow` (or `ftkit serve`) starts it again"
             )
+
+
+def _failure_hint(run_dir: Path) -> str:
+    """What to do after a failed run: only a job that itself failed needs a new seed; after an
+    outage the job may still be training, and a re-run re-attaches to it."""
+    from ftkit.runs.atomic import read_json
+
+    job = run_dir / "job.json"
+    if job.is_file() and read_json(job).get("status") == "failed":
+        return (
+            "one run key, one job: re-running this config reports the same failed job; "
+            "change the config or data (e.g. job.seed=...) to train a new one"
+        )
+    return (
+        "the job may still be running on the provider: run the same command again to "
+        "re-attach to it (this never starts a second job)"
+    )
 
 
 def _uses_embedded_backend(run_dir: Path) -> bool:
