@@ -9,7 +9,7 @@ import pytest
 
 from ftkit.api import Client, JobStatus
 from ftkit.backend import BackendSettings, running_backend
-from ftkit.runs.endpoint import BACKEND_DIR, STEP_SECONDS_ENV
+from ftkit.runs.endpoint import BACKEND_DIR_ENV, STEP_SECONDS_ENV
 from tests.system.conftest import (
     QUICKSTART,
     prefect_server,
@@ -31,7 +31,8 @@ def test_cancelling_a_worker_run_cancels_the_job_of_its_in_process_backend(
     with prefect_server(tmp_path / "prefect") as server:
         server.ftkit("deploy", str(QUICKSTART), *overrides, "--pool", "cancel", cwd=tmp_path)
         deployment = server.deployment("fine-tune-pipeline/pool-cancel")
-        with server.worker("cancel", "w1", tmp_path, **{STEP_SECONDS_ENV: "0.05"}):
+        slow_local_backend = {STEP_SECONDS_ENV: "0.05", BACKEND_DIR_ENV: str(tmp_path / "backend")}
+        with server.worker("cancel", "w1", tmp_path, **slow_local_backend):
             flow_run = server.run(
                 lambda client: client.create_flow_run_from_deployment(deployment.id)
             )
@@ -48,6 +49,6 @@ def test_cancelling_a_worker_run_cancels_the_job_of_its_in_process_backend(
     state = folder.load_state()
     assert state.status == "cancelled", state
     assert state.error is not None and "cancelled" in state.error.message, state.error
-    settings = BackendSettings(data_dir=tmp_path / BACKEND_DIR)
+    settings = BackendSettings(data_dir=tmp_path / "backend")
     with running_backend(settings) as url, Client(base_url=url) as client:
         assert client.jobs.get(state.job_id).status is JobStatus.cancelled
