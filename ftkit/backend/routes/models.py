@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from ftkit.backend.deps import OrgDep, StateDep
 from ftkit.backend.errors import forbidden, not_found
-from ftkit.backend.naming import BASE_MODELS, resolve_base
+from ftkit.backend.naming import resolve_base, served_base_models
 from ftkit.backend.records import ModelRecord
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -37,7 +37,7 @@ def _missing(model: str) -> Exception:
 @router.get("")
 def list_models(state: StateDep, org: OrgDep) -> dict[str, Any]:
     """Base models, then this organization's fine-tuned models."""
-    data = [base_object(name) for name in BASE_MODELS]
+    data = [base_object(name) for name in served_base_models()]
     data += [fine_tuned_object(r) for r in state.store.list_models(org.id)]
     return {"object": "list", "data": data}
 
