@@ -174,7 +174,7 @@ def main() -> None:
     runner.METRICS_EVENTS_PER_JOB = 100_000
     with (
         tempfile.TemporaryDirectory() as tmp,
-        running_backend(BackendSettings(data_dir=Path(tmp) / "backend")) as url,
+        running_backend(BackendSettings(data_dir=Path(tmp) / "backend", enable_faults=True)) as url,
     ):
         print(f"embedded backend at {url}")
         print(

@@ -24,7 +24,7 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, State
 
-from flows import artifacts
+from flows import artifacts, labels
 from flows.abandoned import settle_abandoned
 from flows.cancellation import cancel_remote_job, follow_unless_cancelled
 from ftkit.api import AsyncClient, Job, JobStatus
@@ -154,6 +154,7 @@ async def fine_tune_pipeline(
     it a `local` provider gets an embedded backend started for this flow run.
     """
     run = RunFolder.for_config(config)
+    await labels.label_run(config, run.path.name)
     if run.is_up_to_date(config):
         get_run_logger().info("Run %s is up to date (%s)", run.path, run.load_state().status)
         return run.outcome(up_to_date=True)

@@ -7,14 +7,21 @@ paths given as command-line overrides are relative to the working directory.
 
 from __future__ import annotations
 
-import itertools
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ftkit.errors import ConfigError
+from ftkit.sweeps.space import Distribution
 
 ProviderKind = Literal["local", "openai", "azure", "compatible"]
 Dialect = Literal["legacy", "jobs"]
@@ -205,13 +212,56 @@ class ScheduleConfig(_Section):
 
 
 class SweepConfig(_Section):
-    """A grid of overrides; each combination is one trial run."""
+    """The trials of an experiment: how they are drawn, ranked, paid for and run."""
 
-    parameters: dict[str, list[Any]] = Field(
+    method: Literal["grid", "random"] = Field(
+        "grid", description="grid = every combination; random = `trials` draws with `seed`."
+    )
+    parameters: dict[str, Distribution] = Field(
         default_factory=dict,
-        description="Dotted key → values, e.g. job.hyperparameters.n_epochs: [2, 4].",
+        description="Dotted key → a list of values, or {distribution: choice|uniform|"
+        "log_uniform|int_uniform, values | low, high}.",
+    )
+    coupled: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Settings that vary together: a list of {dotted key: value} dicts, each one "
+        "option (like Axolotl's `_:` lists).",
+    )
+    trials: int | None = Field(None, ge=1, le=1000, description="random: how many trials.")
+    seed: int = Field(0, description="random: seed of the draws.")
+    metric: str = Field(
+        "valid_loss",
+        description="Ranking metric on the validation split: a results-file metric "
+        "(valid_loss, valid_accuracy) or a held-out one (f1_macro, accuracy, ...).",
+    )
+    goal: Literal["minimize", "maximize"] | None = Field(
+        None, description="Default: minimize losses and error rates, maximize the rest."
+    )
+    budget_usd: float | None = Field(
+        None, gt=0, description="Refuse to start when the trials' summed cost estimate is above."
     )
     max_parallel: int = Field(2, ge=1, description="Trials running at once.")
+
+    @model_validator(mode="after")
+    def _method_fits(self) -> SweepConfig:
+        if self.method == "grid":
+            continuous = [k for k, d in self.parameters.items() if not d.is_choice]
+            if continuous:
+                msg = (
+                    f"grid sweeps need value lists; use method: random for {', '.join(continuous)}"
+                )
+                raise ValueError(msg)
+            if self.trials is not None:
+                msg = "trials is for method: random (a grid runs every combination)"
+                raise ValueError(msg)
+        elif self.trials is None:
+            msg = "method: random needs `trials` (how many to draw)"
+            raise ValueError(msg)
+        both = set(self.parameters) & {key for option in self.coupled for key in option}
+        if both:
+            msg = f"{', '.join(sorted(both))}: set both in parameters and in coupled"
+            raise ValueError(msg)
+        return self
 
 
 class ExperimentConfig(_Section):
@@ -317,23 +367,6 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any, *, source: str) -> Non
     node[parts[-1]] = value
 
 
-def expand_sweep(config: ExperimentConfig) -> list[tuple[dict[str, Any], ExperimentConfig]]:
-    """Every combination of the sweep grid as (overrides, config); one item if there is no sweep."""
-    grid = config.sweep.parameters
-    if not grid:
-        return [({}, config)]
-    base = config.model_dump(mode="json", exclude={"sweep"})
-    keys = sorted(grid)
-    trials = []
-    for values in itertools.product(*(grid[key] for key in keys)):
-        raw = _deep_copy(base)
-        chosen = dict(zip(keys, values, strict=True))
-        for key, value in chosen.items():
-            set_dotted(raw, key, value, source=f"sweep key {key!r}")
-        trials.append((chosen, validate_config(raw, source=f"sweep trial {chosen}")))
-    return trials
-
-
 def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
     for dotted in _PATH_KEYS:
         node: Any = raw
@@ -342,11 +375,3 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
             node = node.get(part) if isinstance(node, dict) else None
         if isinstance(node, dict) and isinstance(node.get(parts[-1]), str):
             node[parts[-1]] = str((base / Path(node[parts[-1]]).expanduser()).resolve())
-
-
-def _deep_copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _deep_copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_deep_copy(item) for item in value]
-    return value

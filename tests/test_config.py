@@ -8,8 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from ftkit.cli import app
-from ftkit.config import expand_sweep, load_config
+from ftkit.config import load_config
 from ftkit.errors import ConfigError
+from ftkit.sweeps.search import expand_sweep
 
 MINIMAL = "name: demo\ndata:\n  source: data/train.jsonl\n"
 
@@ -125,8 +126,11 @@ def test_sweep_expands_to_the_grid(tmp_path: Path) -> None:
     trials = expand_sweep(load_config(write(tmp_path, text)))
     assert len(trials) == 4
     assert {(1, 0.05), (1, 0.1), (2, 0.05), (2, 0.1)} == {
-        (c.job.hyperparameters.n_epochs, c.job.hyperparameters.learning_rate_multiplier)
-        for _, c in trials
+        (
+            t.config.job.hyperparameters.n_epochs,
+            t.config.job.hyperparameters.learning_rate_multiplier,
+        )
+        for t in trials
     }
 
 

@@ -74,3 +74,52 @@ def test_every_command_has_help_text_and_an_example() -> None:
 
     walk(typer.main.get_command(app), "ftkit")
     assert missing == []
+
+
+def readme_command_usages() -> list[str]:
+    """Each backticked `ftkit …` usage in the README's command table (`a|b` alternatives kept)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| `ftkit")]
+    return [usage for row in rows for usage in re.findall(r"`(ftkit [^`]+)`", row.split(" | ")[0])]
+
+
+def expand_usage(usage: str) -> list[tuple[list[str], list[str], list[str]]]:
+    """(command path, positional placeholders, options) of each command a usage names."""
+    words = usage.split()[1:]
+    path: list[list[str]] = []
+    while words and re.fullmatch(r"[a-z][a-z|-]*", words[0]):
+        path.append(words.pop(0).split("|"))
+    rest = " ".join(words)
+    required = re.sub(r"\[[^\]]*\]", "", rest)  # optional parts are in brackets
+    positionals = re.findall(r"\b[A-Z][A-Z_]+\b", required)
+    options = re.findall(r"(--[a-z][a-z-]*)", rest)
+    combos: list[list[str]] = [[]]
+    for alternatives in path:
+        combos = [[*combo, word] for combo in combos for word in alternatives]
+    return [(combo, positionals, options) for combo in combos]
+
+
+def test_readme_command_table_matches_the_cli() -> None:
+    """Every README usage names a real command, its required arguments and real options."""
+    root = typer.main.get_command(app)
+    problems = []
+    for usage in readme_command_usages():
+        for path, positionals, options in expand_usage(usage):
+            command: Any = root
+            for word in path:
+                command = getattr(command, "commands", {}).get(word)
+                if command is None:
+                    problems.append(f"{usage}: no command `ftkit {' '.join(path)}`")
+                    break
+            if command is None or hasattr(command, "commands"):
+                continue
+            arguments = [p for p in command.params if p.param_type_name == "argument"]
+            required = [a for a in arguments if a.required]
+            if not len(required) <= len(positionals) <= len(arguments):
+                problems.append(
+                    f"{usage}: `ftkit {' '.join(path)}` takes {len(required)}-{len(arguments)} "
+                    f"arguments, the README shows {positionals}"
+                )
+            known = {name for p in command.params for name in getattr(p, "opts", [])}
+            problems += [f"{usage}: no option {o}" for o in options if o not in known]
+    assert problems == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import os
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -28,6 +27,7 @@ from ftkit.api._instructions import (
 from ftkit.api._mapping import map_transport_errors
 from ftkit.api._transport import async_transport
 from ftkit.api.client import DEFAULT_LIMITS
+from ftkit.api.local_files import part_file
 from ftkit.api.models import (
     ChatChoice,
     Checkpoint,
@@ -177,14 +177,12 @@ class AsyncClient(BaseClient):
 
     async def _save(self, response: httpx.Response, call: Call) -> Path:
         assert call.dest is not None
-        partial = call.dest.with_name(call.dest.name + ".part")
         try:
-            with partial.open("wb") as out:
+            with part_file(call.dest) as out:
                 async for chunk in response.aiter_bytes():
                     out.write(chunk)
         finally:
             await response.aclose()
-        os.replace(partial, call.dest)
         return call.dest
 
 

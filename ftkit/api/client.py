@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from ftkit.api._instructions import (
 )
 from ftkit.api._mapping import map_transport_errors
 from ftkit.api._transport import sync_transport
+from ftkit.api.local_files import part_file
 from ftkit.api.models import (
     ChatChoice,
     Checkpoint,
@@ -175,14 +175,12 @@ class Client(BaseClient):
 
     def _save(self, response: httpx.Response, call: Call) -> Path:
         assert call.dest is not None
-        partial = call.dest.with_name(call.dest.name + ".part")
         try:
-            with partial.open("wb") as out:
+            with part_file(call.dest) as out:
                 for chunk in response.iter_bytes():
                     out.write(chunk)
         finally:
             response.close()
-        os.replace(partial, call.dest)
         return call.dest
 
 

@@ -68,7 +68,7 @@ def create_app(settings: BackendSettings) -> FastAPI:
     )
     for module in (files, fine_tunes, fine_tuning, models, completions):
         app.include_router(module.router)
-    if settings.enable_admin:
+    if settings.admin_enabled:
         app.include_router(admin.router)
 
     @app.exception_handler(APIStatusError)

@@ -101,25 +101,141 @@ def server_error(status: int = 500) -> InternalServerError:
 
 
 def validation_error(exc: RequestValidationError) -> BadRequestError:
-    """The first problem of a rejected request body or query, worded like OpenAI's."""
-    errors = list(exc.errors())
-    # In a union ("auto" | number), report the number's problem rather than "should be 'auto'".
-    error: dict[str, Any] = next(
-        (e for e in errors if not any(str(p).startswith("literal[") for p in e.get("loc", ()))),
-        errors[0],
-    )
-    loc = [str(part) for part in error.get("loc", ()) if not _is_schema_tag(part)]
-    param = ".".join(loc) or None
-    if error.get("type") == "missing":
-        return bad_request(f"Missing required parameter: '{param}'.", param=param)
-    if error.get("type") == "extra_forbidden":
-        return bad_request(f"Unrecognized request argument supplied: {param}", param=param)
-    if error.get("type") == "json_invalid":
+    """The first problem of a rejected request body or query, worded and coded like OpenAI's.
+
+    In a union (`stop`: string or array) the branch whose type matched explains the problem
+    best, so constraint errors are preferred over type errors.
+    """
+    errors = [e for e in exc.errors() if not _is_literal_branch(e)] or list(exc.errors())
+    error: dict[str, Any] = min(errors, key=lambda e: str(e.get("type", "")) in _TYPE_ERRORS)
+    loc = [part for part in error.get("loc", ()) if not _is_schema_tag(part)]
+    param = _param_path(loc)
+    kind, ctx, value = str(error.get("type")), error.get("ctx") or {}, error.get("input")
+    if kind == "json_invalid" or (kind == "missing" and param is None):
+        return bad_request(JSON_BODY_TEXT)
+    if kind == "missing":
         return bad_request(
-            "We could not parse the JSON body of your request. (HINT: This likely means you "
-            "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)"
+            f"Missing required parameter: '{param}'.", param, "missing_required_parameter"
         )
-    return bad_request(f"Invalid value for '{param}': {error.get('msg', 'invalid')}.", param=param)
+    if kind == "extra_forbidden":
+        return bad_request(
+            f"Unrecognized request argument supplied: {param}", param, "unknown_parameter"
+        )
+    if kind in _BOUNDS:
+        above, symbol, key = _BOUNDS[kind]
+        limit = ctx.get(key)
+        number = "integer" if isinstance(limit, int) and isinstance(value, int) else "decimal"
+        side = "above maximum" if above else "below minimum"
+        return bad_request(
+            f"Invalid '{param}': {number} {side} value. Expected a value {symbol} {limit:g}, "
+            f"but got {value} instead.",
+            param,
+            f"{number}_{'above_max' if above else 'below_min'}_value",
+        )
+    if kind in ("too_long", "too_short", "string_too_long", "string_too_short"):
+        return _length_error(kind, param, ctx, value)
+    if kind in _TYPE_ERRORS:
+        return bad_request(
+            f"Invalid type for '{param}': expected {_TYPE_ERRORS[kind]}, but got "
+            f"{_json_type(value)} instead.",
+            param,
+            "invalid_type",
+        )
+    if kind in ("literal_error", "enum"):
+        expected = ctx.get("expected", "")
+        return bad_request(
+            f"Invalid value: '{value}'. Supported values are: {expected}.", param, "invalid_value"
+        )
+    return bad_request(f"Invalid value for '{param}': {error.get('msg', 'invalid')}.", param)
+
+
+JSON_BODY_TEXT = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
+    "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
+    "sent was not valid JSON. If you have trouble figuring out how to fix this, please contact "
+    "us through our help center at help.openai.com.)"
+)
+_BOUNDS = {
+    "less_than_equal": (True, "<=", "le"),
+    "less_than": (True, "<", "lt"),
+    "greater_than_equal": (False, ">=", "ge"),
+    "greater_than": (False, ">", "gt"),
+}
+_TYPE_ERRORS = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a decimal",
+    "float_parsing": "a decimal",
+    "string_type": "a string",
+    "bool_type": "a boolean",
+    "bool_parsing": "a boolean",
+    "list_type": "an array",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+}
+
+
+def _length_error(kind: str, param: str | None, ctx: dict[str, Any], value: Any) -> BadRequestError:
+    noun = "string" if kind.startswith("string") else "array"
+    length = len(value) if hasattr(value, "__len__") else ctx.get("actual_length")
+    if kind.endswith("too_long"):
+        limit = ctx.get("max_length")
+        return bad_request(
+            f"Invalid '{param}': {noun} too long. Expected {_a(noun)} with maximum length "
+            f"{limit}, but got {_a(noun)} with length {length} instead.",
+            param,
+            f"{noun}_above_max_length",
+        )
+    limit = ctx.get("min_length")
+    if length == 0:
+        return bad_request(
+            f"Invalid '{param}': empty {noun}. Expected {_a(noun)} with minimum length {limit}, "
+            f"but got an empty {noun} instead.",
+            param,
+            f"empty_{noun}",
+        )
+    return bad_request(
+        f"Invalid '{param}': {noun} too short. Expected {_a(noun)} with minimum length {limit}, "
+        f"but got {_a(noun)} with length {length} instead.",
+        param,
+        f"{noun}_below_min_length",
+    )
+
+
+def _a(noun: str) -> str:
+    return "an array" if noun == "array" else "a string"
+
+
+def _json_type(value: Any) -> str:
+    """How OpenAI names a JSON value's type."""
+    if value is None:
+        return "null"
+    for kind, name in (
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a decimal"),
+        (str, "a string"),
+        (list, "an array"),
+        (dict, "an object"),
+    ):
+        if isinstance(value, kind):
+            return name
+    return "an unknown type"
+
+
+def _param_path(loc: list[Any]) -> str | None:
+    """`messages[0].content` from ("messages", 0, "content")."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or None
+
+
+def _is_literal_branch(error: Any) -> bool:
+    """An error of a union's literal branch ("auto" | number): the other branch explains it."""
+    return any(str(p).startswith("literal[") for p in error.get("loc", ()))
 
 
 _SCHEMA_TAGS = {"body", "query", "path", "int", "float", "str", "bool", "list", "dict"}
@@ -127,5 +243,7 @@ _SCHEMA_TAGS = {"body", "query", "path", "int", "float", "str", "bool", "list", 
 
 def _is_schema_tag(part: object) -> bool:
     """Location parts pydantic adds for unions and constraints, not parameter names."""
+    if isinstance(part, int):
+        return False
     text = str(part)
     return text in _SCHEMA_TAGS or "[" in text or text.startswith("constrained-")

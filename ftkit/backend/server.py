@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from ftkit.backend.app import create_app
 from ftkit.backend.settings import BackendSettings
@@ -17,9 +18,9 @@ START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 5.0
 
 
-def _config(settings: BackendSettings) -> uvicorn.Config:
+def _config(app: ASGIApp) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(settings),
+        app,
         log_level="warning",
         access_log=False,
         lifespan="on",
@@ -30,7 +31,7 @@ def _config(settings: BackendSettings) -> uvicorn.Config:
 
 def serve(settings: BackendSettings) -> None:
     """Serve in the foreground until interrupted (`ftkit serve`)."""
-    config = _config(settings)
+    config = _config(create_app(settings))
     config.host, config.port = settings.host, settings.port
     uvicorn.Server(config).run()
 
@@ -42,13 +43,20 @@ def running_backend(settings: BackendSettings) -> Iterator[str]:
     `settings.port` 0 picks a free port. On exit the server stops within a few seconds; jobs
     still training resume when a server is next started on the same data directory.
     """
+    with running_app(create_app(settings), settings.host, settings.port) as port:
+        yield f"http://127.0.0.1:{port}/v1"
+
+
+@contextlib.contextmanager
+def running_app(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[int]:
+    """Serve an ASGI app in a thread (port 0 = a free one); yields the port it listens on."""
     # proto IPPROTO_TCP (not 0) lets asyncio set TCP_NODELAY on accepted connections; without
     # it Nagle + delayed ACKs add ~40 ms to every response.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, settings.port))
+    sock.bind((host, port))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(_config(settings))
+    server = uvicorn.Server(_config(app))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="ftkit-backend", daemon=True
     )
@@ -62,7 +70,7 @@ def running_backend(settings: BackendSettings) -> Iterator[str]:
             raise RuntimeError(msg)
         time.sleep(0.005)
     try:
-        yield f"http://127.0.0.1:{port}/v1"
+        yield port
     finally:
         server.should_exit = True
         thread.join(STOP_TIMEOUT_S)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MiB = 1024 * 1024
 
@@ -90,7 +90,33 @@ class BackendSettings(BaseModel):
         description="Serve /v1/fine_tuning/jobs result CSVs base64-encoded, as the real API was "
         "observed to (legacy compiled_results.csv stays plain).",
     )
-    enable_admin: bool = Field(True, description="Serve the /_ftkit admin endpoints.")
+    admin_key: str | None = Field(
+        None,
+        repr=False,
+        description="Turns on the /_ftkit admin and fault endpoints, for this key only.",
+    )
+    enable_faults: bool = Field(
+        False,
+        description="Turns on the /_ftkit endpoints of an open server without an admin key "
+        "(tests and benchmarks); a server with API keys needs `admin_key` instead.",
+    )
+
+    @model_validator(mode="after")
+    def _admin_is_not_a_tenant(self) -> BackendSettings:
+        if self.admin_key is not None and (
+            not self.admin_key.strip() or self.admin_key in self.api_keys
+        ):
+            msg = "the admin key must be non-empty and differ from every API key"
+            raise ValueError(msg)
+        if self.enable_faults and self.api_keys and self.admin_key is None:
+            msg = "enable_faults on a server with API keys needs an admin key (admin_key)"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def admin_enabled(self) -> bool:
+        """True when the /_ftkit endpoints are served at all."""
+        return self.admin_key is not None or self.enable_faults
 
     def timing(self) -> Timing:
         """The initial simulated delays."""

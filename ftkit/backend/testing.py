@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,8 @@ from ftkit.backend.settings import BackendSettings
 
 @dataclass
 class BackendHandle:
-    """A started backend: `.url` (base URL with /v1), `.settings`, `.data_dir`, admin helpers.
+    """A started backend: `.url` (base URL with /v1), `.settings`, `.data_dir`, admin helpers
+    (which send the server's admin key; `.settings.admin_key` holds it).
 
     `.admin` is the handle itself, so `backend.admin.set_faults(...)` and
     `backend.set_faults(...)` are the same call.
@@ -69,8 +71,17 @@ class BackendHandle:
 
 @contextlib.contextmanager
 def started_backend(settings: BackendSettings) -> Iterator[BackendHandle]:
-    """Run a backend for the duration of the block and hand out its `BackendHandle` (whose
-    admin calls carry the first API key when the server has keys)."""
-    headers = {"Authorization": f"Bearer {settings.api_keys[0]}"} if settings.api_keys else {}
+    """Run a backend for the duration of the block and hand out its `BackendHandle`.
+
+    Its admin endpoints answer `settings.admin_key`, or a fresh random one when none is set.
+    """
+    if settings.admin_key is None:
+        settings = settings.model_copy(update={"admin_key": new_admin_key()})
+    headers = {"Authorization": f"Bearer {settings.admin_key}"}
     with running_backend(settings) as url, httpx.Client(timeout=30, headers=headers) as http:
         yield BackendHandle(url=url, settings=settings, http=http)
+
+
+def new_admin_key() -> str:
+    """A random admin key (for a test's backend)."""
+    return "sk-admin-" + secrets.token_urlsafe(24)

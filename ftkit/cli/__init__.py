@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from ftkit import __version__
 from ftkit.cli import config_cmd, files, jobs, prepare, report, run, runs, serve
 from ftkit.cli._common import ErrorHandlingGroup
 
@@ -15,6 +18,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"ftkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Fine-tuning pipelines: prepare data, train through an OpenAI-compatible API, evaluate."""
+
 
 for _module in (prepare, run, runs, report, serve, files, jobs, config_cmd):
     _module.register(app)

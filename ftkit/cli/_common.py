@@ -48,12 +48,15 @@ def print_items(
     output: OutputFormat,
     line: Callable[[ItemT], str],
     exclude: set[str] | None = None,
+    header: str | None = None,
 ) -> None:
-    """A list of models: one `line(item)` each for people, a JSON array (less `exclude`) for
-    programs."""
+    """A list of models: one `line(item)` each for people, under `header` even when there are
+    none, and a JSON array (less `exclude`) for programs."""
     if output is OutputFormat.json:
         print_json([item.model_dump(mode="json", exclude=exclude) for item in items])
         return
+    if header is not None:
+        typer.echo(header)
     for item in items:
         typer.echo(line(item))
 
@@ -67,3 +70,32 @@ class ErrorHandlingGroup(TyperGroup):
         except FtkitError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
+
+
+class GroupOptionsAnywhere(TyperGroup):
+    """A group whose own options may also follow its subcommand: `ftkit jobs list --base-url URL`
+    reads as `ftkit jobs --base-url URL list`. An option the subcommand defines itself stays its."""
+
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        own = {name: param for param in self.params for name in getattr(param, "opts", [])}
+        position = next((i for i, arg in enumerate(args) if arg in self.commands), None)
+        if position is None:
+            return super().parse_args(ctx, args)
+        sub = self.commands[args[position]]
+        theirs = {name for param in sub.params for name in getattr(param, "opts", [])}
+        head, tail, moved = list(args[: position + 1]), args[position + 1 :], []
+        i = 0
+        while i < len(tail):
+            name = tail[i].split("=", 1)[0]
+            if tail[i] == "--":
+                moved += tail[i:]
+                break
+            if name in own and name not in theirs and name != "--help":
+                takes_value = "=" not in tail[i] and not getattr(own[name], "is_flag", False)
+                head[position:position] = tail[i : i + 1 + takes_value]
+                position += 1 + takes_value
+                i += 1 + takes_value
+                continue
+            moved.append(tail[i])
+            i += 1
+        return super().parse_args(ctx, head + moved)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ftkit.cli._common import FormatOpt, OutputFormat, OverridesArg, print_json
-from ftkit.config import ExperimentConfig, expand_sweep, load_config
+from ftkit.config import ExperimentConfig, load_config
 
 config_app = typer.Typer(help="Check and inspect experiment configs.", no_args_is_help=True)
 
@@ -17,15 +17,31 @@ ConfigArg = Annotated[Path, typer.Argument(help="Experiment config (YAML).")]
 
 
 @config_app.command("validate")
-def validate(config: ConfigArg, overrides: OverridesArg = None) -> None:
-    """Check a config and its overrides; every problem is listed at once.
+def validate(
+    config: ConfigArg, overrides: OverridesArg = None, output: FormatOpt = OutputFormat.text
+) -> None:
+    """Check a config and its overrides; every problem is listed at once. A sweep lists its
+    trials (the resolved overrides of each) without running anything.
 
-    Example: ftkit config validate configs/quickstart.yaml job.hyperparameters.n_epochs=2
+    Example: ftkit config validate configs/sweep.yaml
     """
+    from ftkit.sweeps.search import expand_sweep, plan_sweep
+
     resolved = load_config(config, overrides or [])
-    trials = len(expand_sweep(resolved))
-    suffix = f" ({trials} sweep trials)" if trials > 1 else ""
-    typer.echo(f"{config}: ok{suffix}")
+    trials = expand_sweep(resolved)
+    if not resolved.sweep.parameters and not resolved.sweep.coupled:
+        if output is OutputFormat.json:
+            print_json({"config": str(config), "ok": True})
+        else:
+            typer.echo(f"{config}: ok")
+        return
+    listing = plan_sweep(resolved, trials)
+    if output is OutputFormat.json:
+        print_json({"config": str(config), "ok": True, **listing.model_dump(mode="json")})
+        return
+    typer.echo(f"{config}: ok ({listing.summary()})")
+    for line in listing.table():
+        typer.echo("  " + line)
 
 
 @config_app.command("show")

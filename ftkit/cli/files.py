@@ -13,13 +13,21 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ftkit.cli._common import FormatOpt, OutputFormat, print_items, print_json
+from ftkit.cli._common import (
+    FormatOpt,
+    GroupOptionsAnywhere,
+    OutputFormat,
+    print_items,
+    print_json,
+)
 
 if TYPE_CHECKING:
     from ftkit.api import Client, FileObject
     from ftkit.config import ProviderConfig
 
-files_app = typer.Typer(help="Files of the fine-tuning API: upload, list, download, delete.")
+files_app = typer.Typer(
+    cls=GroupOptionsAnywhere, help="Files of the fine-tuning API: upload, list, download, delete."
+)
 
 
 def provider_options(
@@ -186,7 +194,12 @@ def download(
     ctx: typer.Context,
     file_id: str,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Where to write (default: its filename).")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="File or existing folder to write to (default: its stored name, here).",
+        ),
     ] = None,
     format: FormatOpt = OutputFormat.text,
 ) -> None:
@@ -195,12 +208,26 @@ def download(
     Example: ftkit files download file-abc123 -o results.csv
     """
     with open_client(ctx) as client:
-        dest = output or Path(Path(client.files.get(file_id).filename).name or file_id)
-        path = client.files.download(file_id, dest)
+        path = client.files.download(file_id, download_path(client, file_id, output))
     if format is OutputFormat.json:
         print_json({"id": file_id, "path": str(path), "bytes": path.stat().st_size})
         return
     typer.echo(f"Downloaded {file_id} to {path}")
+
+
+def download_path(client: Client, file_id: str, output: Path | None) -> Path:
+    """`output` when it names a file; else the file's stored name (a plain file name, checked)
+    inside `output` or the current folder."""
+    if output is not None and not output.is_dir():
+        return output
+    from ftkit.api.local_files import path_inside
+    from ftkit.errors import APIError
+
+    name = client.files.get(file_id).filename
+    try:
+        return path_inside(output or Path("."), name, f"file {file_id}")
+    except APIError as exc:
+        raise APIError(f"{exc} Choose where to write it with --output PATH.") from None
 
 
 def register(app: typer.Typer) -> None:

@@ -15,16 +15,28 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ftkit.cli._common import FormatOpt, OutputFormat, print_items, print_json
+from ftkit.cli._common import (
+    FormatOpt,
+    GroupOptionsAnywhere,
+    OutputFormat,
+    print_items,
+    print_json,
+)
 from ftkit.cli.files import config_section, open_client, provider_options
 
 if TYPE_CHECKING:
     from ftkit.api import Checkpoint, Client, Job, JobEvent
     from ftkit.config import JobConfig
 
-jobs_app = typer.Typer(help="Fine-tune jobs: create, list, get, cancel, pause, resume, follow.")
+jobs_app = typer.Typer(
+    cls=GroupOptionsAnywhere,
+    help="Fine-tune jobs: create, list, get, cancel, pause, resume, follow.",
+)
 
 EXIT_INTERRUPTED = 130
+
+
+JOB_HEADER = "id\tstatus\tmodel\tfine_tuned_model"
 
 
 def _job_line(job: Job) -> str:
@@ -153,7 +165,7 @@ def list_jobs(ctx: typer.Context, format: FormatOpt = OutputFormat.text) -> None
     """
     with open_client(ctx) as client:
         jobs = client.jobs.list()
-    print_items(jobs, format, _job_line, exclude={"raw"})
+    print_items(jobs, format, _job_line, exclude={"raw"}, header=JOB_HEADER)
 
 
 @jobs_app.command("get")

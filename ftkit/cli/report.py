@@ -36,7 +36,7 @@ def report(
     Example: ftkit report 3f2a9c   (or: ftkit report runs/support-tickets/3f2a9c)
     """
     from ftkit.report import report_run
-    from ftkit.report.tables import gate_lines, metrics_table
+    from ftkit.report.tables import gate_lines, metrics_table, references_table
     from ftkit.runs import RunFolder
 
     folder = RunFolder.open(run_ref, runs_dir)
@@ -60,5 +60,10 @@ def report(
     typer.echo(f"report of {built.experiment}/{built.run_id}")
     for row in metrics_table(built).rows:
         typer.echo(f"  {row[0]:<24} {row[1]:>8}   baseline {row[2]:>8}  {row[3]}")
+    if built.baseline_placeholder:
+        typer.echo(f"note: {built.baseline_placeholder}")
+    references = references_table(built)
+    for row in references.rows[1:] if references else []:
+        typer.echo(f"  reference: {row[0]}: accuracy {row[1]}, f1_macro {row[2]}")
     typer.echo(f"gate: {verdict}" + (f" ({'; '.join(reasons)})" if reasons else ""))
     typer.echo(f"wrote {paths.html}\n      {paths.markdown}\n      {paths.json_path}")

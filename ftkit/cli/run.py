@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from ftkit.cli._common import FormatOpt, OutputFormat, OverridesArg, print_json
-from ftkit.config import ExperimentConfig, expand_sweep, load_config
+from ftkit.config import ExperimentConfig, load_config
 from ftkit.errors import DataError, FtkitError, JobCancelledError
 
 ConfigArg = Annotated[Path, typer.Argument(help="Experiment config (YAML).")]
@@ -55,8 +55,10 @@ def run(
 
     Example: ftkit run configs/quickstart.yaml job.hyperparameters.n_epochs=2
     """
+    from ftkit.sweeps.search import expand_sweep
+
     resolved = load_config(config, overrides or [])
-    trials = [trial for _, trial in expand_sweep(resolved)]
+    trials = [trial.config for trial in expand_sweep(resolved)]
     _run_and_exit(trials, output, detach=detach, parallel=resolved.sweep.max_parallel)
 
 

@@ -7,8 +7,13 @@ never dropped.
 
 Probabilities come from the completion's logprobs, one rule for every class:
 
-* Each class is a token path under the model's encoding (`" very good"` → `[" very", " good"]`).
-* Walk the path along the greedy completion. Where the class leaves the greedy path (at token
+* Each class is the token path of its whole answer, the label followed by the data's stop
+  sequence, as the model's encoding splits it (`" very good"` + `"\n"` → `[" very", " good",
+  "\n"]`; `" spam."` + `"\n"` → `[" spam", ".\n"]`: the stop may merge with the label's last
+  characters, so the label's own tokens are not what the model emits).
+* Walk the path along the greedy completion. When the completion stops before the path ends
+  and its answer (text before the stop) is the class, the class is the completion: the server
+  left out the stop's token, not the class. Where the class leaves the greedy path (at token
   `i`), its log probability is the greedy prefix's log probability plus the class token's
   logprob in the top-k alternatives at `i`; its later tokens are taken as certain (an upper
   bound; the model's own greedy continuation is the best evidence available without more
@@ -89,20 +94,28 @@ def _starts_with_word(text: str, word: str) -> bool:
     return bool(word) and text.startswith(word) and not text[len(word) : len(word) + 1].isalnum()
 
 
-def class_token_paths(classes: Sequence[str], encoding: tiktoken.Encoding) -> dict[str, list[str]]:
-    """Each class as the token strings the model emits for it (leading space included)."""
+def class_token_paths(
+    classes: Sequence[str], encoding: tiktoken.Encoding, stop: str | None = None
+) -> dict[str, list[str]]:
+    """Each class followed by `stop`, as the token strings the model emits for it."""
     return {
-        label: [encoding.decode([token]) for token in encoding.encode_ordinary(label)]
+        label: [
+            encoding.decode([token]) for token in encoding.encode_ordinary(label + (stop or ""))
+        ]
         for label in classes
     }
 
 
 def class_probabilities(
-    paths: Mapping[str, Sequence[str]], logprobs: TokenLogprobs
+    paths: Mapping[str, Sequence[str]], logprobs: TokenLogprobs, stop: str | None = None
 ) -> ClassProbabilities:
-    """Map a completion's logprobs to renormalised class probabilities (rule in the module doc)."""
+    """Map a completion's logprobs to renormalised class probabilities (rule in the module doc).
+
+    `paths` come from `class_token_paths` with the same `stop`.
+    """
     greedy = logprobs.tokens
     tops = logprobs.top_logprobs
+    answer = strip_stop("".join(greedy), stop)
     # Per class: where it leaves the greedy path, its token there (None: it does not leave it
     # before the completion ends) and the log probability of the greedy prefix before that.
     exits: dict[str, tuple[int, str | None, float]] = {}
@@ -115,6 +128,8 @@ def class_probabilities(
             prefix += logprobs.token_logprobs[i] or 0.0
         else:
             i = len(path)
+        if i == len(greedy) < len(path) and label == answer:
+            i = len(path)  # the completion is this class; its stop token was left out
         token = path[i] if i < len(path) and i < len(greedy) else None
         exits[label] = (i, token, prefix)
 

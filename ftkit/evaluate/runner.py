@@ -247,13 +247,13 @@ def make_plan(prepared: PreparedData, config: ExperimentConfig) -> Plan:
     classes = class_labels(prepared)
 
     def paths_for(model: str) -> dict[str, list[str]]:
-        return class_token_paths(classes, get_encoding(encoding_name(model)))
+        return class_token_paths(classes, get_encoding(encoding_name(model)), stop)
 
     if settings.max_tokens is not None:
         max_tokens = settings.max_tokens
     elif classes:
-        longest = max(len(path) for path in paths_for(config.job.model).values())
-        max_tokens = longest + (1 if stop else 0)
+        # a class's path ends with the stop's token(s)
+        max_tokens = max(len(path) for path in paths_for(config.job.model).values())
     else:
         max_tokens = prepared.max_completion_tokens or DEFAULT_MAX_TOKENS
     return Plan(
@@ -357,7 +357,7 @@ def _prediction(
     if plan.classes:
         predicted = match_label(text, plan.classes, plan.stop)
         if logprobs is not None and logprobs.tokens:
-            probabilities = class_probabilities(paths, logprobs)
+            probabilities = class_probabilities(paths, logprobs, plan.stop)
     else:
         predicted = strip_stop(text, plan.stop)
     return Prediction(

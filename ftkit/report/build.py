@@ -18,7 +18,8 @@ from ftkit.evaluate.predictions import (
     Prediction,
     read_predictions,
 )
-from ftkit.evaluate.runner import EVALUATION_FILE, EvaluationResult, load_prepared
+from ftkit.evaluate.references import placeholder_baseline, reference_predictions
+from ftkit.evaluate.runner import EVALUATION_FILE, EvaluationResult, load_examples, load_prepared
 from ftkit.evaluate.text import token_f1
 from ftkit.evaluate.training import TrainingSummary, compare_with_server, training_summary
 from ftkit.report.gate import decide_gate, read_champion
@@ -114,9 +115,19 @@ def _add_evaluation(
             predictions_file=BASELINE_PREDICTIONS_FILE,
             **options,
         )
-        report.comparison = _comparison(report.evaluation, report.baseline)
+        report.baseline_placeholder = placeholder_baseline(config, evaluation.baseline_model)
+        report.comparison = _comparison(
+            report.evaluation, report.baseline, deltas=report.baseline_placeholder is None
+        )
+        if report.baseline_placeholder:
+            notes.append(report.baseline_placeholder)
     elif evaluation.baseline_skipped:
         notes.append(f"no baseline comparison: {evaluation.baseline_skipped}")
+    if classes:
+        try:
+            report.references = _references(run_dir, prepared, evaluation.split, options)
+        except OSError as exc:
+            notes.append(f"no reference rows: the prepared split files are unreadable ({exc})")
     report.worst_errors = _worst_errors(rows, bool(classes), prepared.prompt_separator)
     scores = report.evaluation.classification
     if scores is None:
@@ -138,20 +149,41 @@ def _add_evaluation(
         )
 
 
-def _comparison(model: ModelEvaluation, baseline: ModelEvaluation) -> list[MetricDelta]:
+def _comparison(
+    model: ModelEvaluation, baseline: ModelEvaluation, deltas: bool
+) -> list[MetricDelta]:
+    """Each metric beside the baseline's; the differences only when `deltas`."""
     rows = []
     for metric, value in model.metrics.items():
         theirs = baseline.metrics.get(metric)
+        compared = deltas and theirs is not None
         rows.append(
             MetricDelta(
                 metric=metric,
                 model=value,
                 baseline=theirs,
-                delta=None if theirs is None else value - theirs,
-                improved=None if theirs is None else is_better(metric, value, theirs),
+                delta=value - theirs if compared and theirs is not None else None,
+                improved=is_better(metric, value, theirs)
+                if compared and theirs is not None
+                else None,
             )
         )
     return rows
+
+
+def _references(
+    run_dir: Path, prepared: PreparedData, split: str, options: dict[str, Any]
+) -> list[ModelEvaluation]:
+    """The reference rows, scored on the evaluation split (none without a training split)."""
+    if "train" not in prepared.splits:
+        return []
+    test = load_examples(run_dir, prepared, split)
+    train = load_examples(run_dir, prepared, "train")
+    answers = reference_predictions(train, test, options["classes"])
+    return [
+        evaluate_predictions(rows, model=name, predictions_file="", **options)
+        for name, rows in answers.items()
+    ]
 
 
 def _worst_errors(

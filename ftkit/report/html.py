@@ -50,6 +50,9 @@ def render_html(report: Report, images: dict[str, bytes] | None = None) -> str:
     if metrics.rows:
         title = "Metrics vs baseline" if report.baseline else "Metrics"
         body.append(_section("metrics", title, _table(metrics)))
+    references = tables.references_table(report)
+    if references:
+        body.append(_section("references", "Reference rows (same examples)", _table(references)))
     images = render_plots(report) if images is None else images
     if images:
         figures = "".join(

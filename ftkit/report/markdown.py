@@ -50,6 +50,9 @@ def _summary(report: Report) -> str:
     metrics = tables.metrics_table(report)
     if metrics.rows:
         lines += ["", "## Metrics", "", _table(metrics)]
+    references = tables.references_table(report)
+    if references:
+        lines += ["", "## Reference rows (same examples)", "", _table(references)]
     return "\n".join(lines)
 
 

@@ -133,7 +133,14 @@ class Report(BaseModel):
     split: str | None = None
     evaluation: ModelEvaluation | None = None
     baseline: ModelEvaluation | None = None
+    baseline_placeholder: str | None = Field(
+        None, description="Why the baseline is an untrained placeholder (then no deltas)."
+    )
     comparison: list[MetricDelta] = Field(default_factory=list)
+    references: list[ModelEvaluation] = Field(
+        default_factory=list,
+        description="Reference rows on the same examples: majority class, TF-IDF + LR.",
+    )
     server_comparison: list[ServerComparison] = Field(default_factory=list)
     worst_errors: list[WorstError] = Field(default_factory=list)
     gate: GateResult | None = None

@@ -64,7 +64,7 @@ def overview(report: Report) -> list[tuple[str, str]]:
         ("job", (job.id if job else None) or "–"),
         ("task", report.task_type or "–"),
         ("evaluated on", f"{report.split} split, {evaluation.n} examples" if evaluation else "–"),
-        ("baseline", report.baseline.model if report.baseline else "–"),
+        ("baseline", _baseline_name(report)),
         ("generated", report.generated_at),
     ]
     if job and job.seconds is not None:
@@ -103,7 +103,31 @@ def metrics_table(report: Report) -> Table:
                 signed(delta.delta if delta else None) + mark,
             ]
         )
-    return Table(["metric", "fine-tuned", "baseline", "Δ"], rows)
+    baseline = "baseline (placeholder)" if report.baseline_placeholder else "baseline"
+    return Table(["metric", "fine-tuned", baseline, "Δ"], rows)
+
+
+REFERENCE_METRICS = ("accuracy", "f1_macro", "roc_auc", "log_loss")
+
+
+def references_table(report: Report) -> Table | None:
+    """The fine-tuned model beside the reference rows (majority class, TF-IDF + LR)."""
+    if not report.references or report.evaluation is None:
+        return None
+    rows = [
+        [label, *(fmt(source.metrics.get(name)) for name in REFERENCE_METRICS)]
+        for label, source in [("fine-tuned model", report.evaluation)]
+        + [(reference.model, reference) for reference in report.references]
+    ]
+    return Table(["model", *REFERENCE_METRICS], rows)
+
+
+def _baseline_name(report: Report) -> str:
+    if report.baseline is None:
+        return "–"
+    if report.baseline_placeholder:
+        return f"{report.baseline.model} (untrained placeholder)"
+    return report.baseline.model
 
 
 def metrics_records(report: Report) -> list[dict[str, object]]:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from ftkit.api import AsyncClient, EventCursor, FollowUpdate, Job, JobSpec, JobStatus
+from ftkit.api.local_files import path_inside, plain_name
 from ftkit.config import ExperimentConfig, JobConfig
 from ftkit.data.models import PreparedData
 from ftkit.data.prepare import prepare_dataset
@@ -171,11 +172,20 @@ async def finish(client: AsyncClient, run: RunFolder, job_id: str) -> Job:
 
 
 async def fetch_results(client: AsyncClient, run: RunFolder, job: Job) -> ResultsSummary | None:
-    """Download the job's result files to results/<file-id>.csv and summarise the first one."""
+    """Download the job's result files to results/<file-id>.csv and summarise the first one.
+
+    Every id must be a plain file name (checked before anything is downloaded): a provider
+    cannot make ftkit write outside the results folder.
+    """
     summary = None
-    for file_id in job.result_files:
+    what = f"a result file of job {job.id}"
+    targets = {
+        file_id: path_inside(run.results_dir, plain_name(file_id, what) + ".csv", what)
+        for file_id in job.result_files
+    }
+    for file_id, target in targets.items():
         content = await client.files.content(file_id)
-        write_bytes_atomic(run.results_dir / f"{file_id}.csv", content)
+        write_bytes_atomic(target, content)
         if summary is None:
             summary = summarize(parse_results(content))
     if summary is not None:

@@ -157,3 +157,22 @@ def test_create_takes_job_defaults_from_the_config(backend, tmp_path):
     assert (done.hyperparameters["n_epochs"], done.hyperparameters["batch_size"]) == (2, 2)
     posted = [r for r in backend.stats()["requests"] if r["method"] == "POST"]
     assert len(posted) == 2  # the upload and the job
+
+
+def test_jobs_list_has_a_header_and_takes_provider_options_after_list(backend):
+    """An empty list still shows its columns; `--base-url` works after `list` as before it."""
+    result = runner.invoke(app, ["jobs", "list", "--base-url", backend.url, "--dialect", "jobs"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["id\tstatus\tmodel\tfine_tuned_model"]
+    inline = runner.invoke(app, ["jobs", "list", f"--base-url={backend.url}", "--format", "json"])
+    assert inline.exit_code == 0, inline.output
+    assert json.loads(inline.stdout) == []
+
+
+def test_version_is_the_packages() -> None:
+    """`ftkit --version` prints the installed package's version."""
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"ftkit {version('ftkit')}"

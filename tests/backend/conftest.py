@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import socket
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,3 +98,15 @@ def wait_for(
 
 
 DONE = ("succeeded", "failed", "cancelled")
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_command(*args: str) -> list[str]:
+    """The command line of `ftkit serve ARGS` run by this Python."""
+    return [sys.executable, "-c", "from ftkit.cli import main; main()", "serve", *args]

@@ -7,9 +7,7 @@ import base64
 import csv
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,7 +18,7 @@ import pytest
 
 from ftkit.backend import BackendSettings
 from ftkit.backend.testing import started_backend
-from tests.backend.conftest import DONE, upload, wait_for
+from tests.backend.conftest import DONE, free_port, serve_command, upload, wait_for
 
 
 def metrics_steps(api: httpx.Client, job_id: str) -> list[int]:
@@ -78,12 +76,6 @@ def test_restart_mid_training_resumes_the_same_job(tmp_path: Path, train_file: P
         }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _descendants(pid: int) -> set[int]:
     """Every live descendant of `pid` (from /proc)."""
     parents: dict[int, int] = {}
@@ -114,18 +106,9 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find worker processes")
 def test_kill_9_leaves_no_worker_and_the_job_resumes(tmp_path: Path, train_file: Path) -> None:
     """SIGKILL `ftkit serve` mid-training: its workers exit; a new server finishes the job."""
-    data_dir, port = tmp_path / "data", _free_port()
+    data_dir, port = tmp_path / "data", free_port()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from ftkit.cli import main; main()",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-        ],
+        serve_command("--port", str(port), "--data-dir", str(data_dir), "--enable-faults"),
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         stderr=subprocess.DEVNULL,
     )
@@ -133,7 +116,8 @@ def test_kill_9_leaves_no_worker_and_the_job_resumes(tmp_path: Path, train_file:
         root = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=root + "/v1", timeout=30) as api:
             wait_until(lambda: _answers(api))
-            httpx.post(root + "/_ftkit/settings", json={"step_seconds": 0.02})
+            slowed = httpx.post(root + "/_ftkit/settings", json={"step_seconds": 0.02})
+            assert slowed.status_code == 200
             file = upload(api, train_file)
             job = api.post(
                 "/fine_tuning/jobs", json={"model": "babbage-002", "training_file": file["id"]}

@@ -56,6 +56,26 @@ def test_class_token_paths_keep_the_leading_space() -> None:
     assert paths == {" positive": [" positive"], " very good": [" very", " good"]}
 
 
+def test_class_paths_end_with_the_stop_as_the_model_splits_it() -> None:
+    """The stop merges with trailing punctuation: " spam." + "\\n" is [" spam", ".\\n"]."""
+    paths = class_token_paths([" spam.", " ham."], get_encoding("cl100k_base"), "\n")
+    assert paths == {" spam.": [" spam", ".\n"], " ham.": [" ham", ".\n"]}
+
+
+@pytest.mark.parametrize("stop_token_listed", [True, False])
+def test_a_merged_stop_token_does_not_invert_the_classes(stop_token_listed: bool) -> None:
+    """The answered class keeps its probability whether or not the stop's token is listed."""
+    tokens, logprobs, tops = [" spam"], [LN(0.9)], [{" spam": LN(0.9), " ham": LN(0.1)}]
+    if stop_token_listed:
+        tokens, logprobs, tops = [*tokens, ".\n"], [*logprobs, 0.0], [*tops, {".\n": 0.0}]
+    answer = Logprobs(tokens=tokens, token_logprobs=logprobs, top_logprobs=tops)
+    paths = class_token_paths([" spam.", " ham."], get_encoding("cl100k_base"), "\n")
+    result = class_probabilities(paths, answer, "\n")
+    assert pytest.approx(0.9) == result.probabilities[" spam."]
+    assert pytest.approx(0.1) == result.probabilities[" ham."]
+    assert result.floored == []
+
+
 def test_single_token_classes_renormalise_the_top_k() -> None:
     """Probabilities are the first token's top-k probabilities, renormalised over the classes."""
     logprobs = Logprobs(

@@ -59,6 +59,17 @@ def predictions(n: int, accuracy: float, seed: int) -> list[Prediction]:
     return rows
 
 
+def write_split(path: Path, n: int, seed: int) -> None:
+    """A prepared split whose words lean towards the label (70%), alternating labels."""
+    rng = random.Random(seed)
+    with path.open("w") as out:
+        for i in range(n):
+            label = CLASSES[i % 2]
+            lean = ["good", "great"] if (label == " positive") == (rng.random() < 0.7) else ["bad"]
+            prompt = f"Review {i}: {rng.choice(lean)} film\n\n###\n\n"
+            out.write(orjson.dumps({"prompt": prompt, "completion": label + "\n"}).decode() + "\n")
+
+
 @pytest.fixture
 def make_run(tmp_path: Path) -> MakeRun:
     """Build runs/<experiment>/<run-id>/ with every file a report reads."""
@@ -70,10 +81,14 @@ def make_run(tmp_path: Path) -> MakeRun:
         accuracy: float = 0.85,
         baseline: bool = True,
         gate: dict[str, object] | None = None,
+        provider: str = "local",
     ) -> tuple[Path, ExperimentConfig]:
         config = ExperimentConfig.model_validate(
             {
                 "name": "sentiment",
+                "provider": {"kind": provider, "base_url": "https://api.example.test/v1"}
+                if provider != "local"
+                else {},
                 "data": {"source": str(tmp_path / "data.jsonl")},
                 "job": {"model": "babbage-002", "classification": {"betas": [0.5]}},
                 "evaluate": {"gate": gate},
@@ -142,6 +157,8 @@ def make_run(tmp_path: Path) -> MakeRun:
             },
         )
         (run_dir / "results" / "file-1.csv").write_text(RESULTS_CSV)
+        write_split(run_dir / "prepared" / "train.jsonl", n * 9, seed=3)
+        write_split(run_dir / "prepared" / "test.jsonl", n, seed=4)
         write_predictions(predictions(n, accuracy, seed=1), run_dir / "predictions.jsonl")
         if baseline:
             write_predictions(predictions(n, 0.5, seed=2), run_dir / "baseline_predictions.jsonl")

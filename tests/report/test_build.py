@@ -12,6 +12,7 @@ from ftkit.config import ExperimentConfig
 from ftkit.errors import DataError
 from ftkit.evaluate.classification import classification_metrics
 from ftkit.evaluate.predictions import read_predictions
+from ftkit.evaluate.references import MAJORITY, TFIDF
 from ftkit.report import (
     SCHEMA_VERSION,
     build_report,
@@ -42,7 +43,7 @@ def test_report_recomputes_metrics_from_the_prediction_files(make_run: MakeRun) 
 
 def test_report_compares_with_the_baseline(make_run: MakeRun) -> None:
     """Each metric of the fine-tuned model sits beside the baseline's with the difference."""
-    run_dir, config = make_run()
+    run_dir, config = make_run(provider="openai")
     report = build_report(run_dir, config)
     assert report.baseline is not None and report.baseline.model == "babbage-002"
     accuracy = next(row for row in report.comparison if row.metric == "accuracy")
@@ -182,3 +183,32 @@ def test_report_of_a_run_without_evaluation(make_run: MakeRun) -> None:
     assert report.evaluation is None and report.metrics == {}
     assert any("no evaluation" in note for note in report.notes)
     assert "## Training" in render_markdown(report)
+
+
+def test_a_placeholder_baseline_is_named_and_shows_no_gains(make_run: MakeRun) -> None:
+    """The embedded backend's base model is an untrained placeholder: said in words, no ▲/▼."""
+    run_dir, config = make_run()  # provider local, baseline "base"
+    report = build_report(run_dir, config)
+    assert report.baseline_placeholder and "untrained placeholder" in report.baseline_placeholder
+    assert report.comparison and all(row.delta is None for row in report.comparison)
+    markdown = render_markdown(report)
+    assert "▲" not in markdown and "▼" not in markdown
+    assert "babbage-002 (untrained placeholder)" in markdown
+    assert "baseline (placeholder)" in markdown
+    assert report.baseline_placeholder in report.notes
+
+
+def test_reference_rows_score_majority_class_and_tfidf_on_the_same_examples(
+    make_run: MakeRun,
+) -> None:
+    """Majority class and TF-IDF + LR, fitted on prepared/train.jsonl, answer the test split."""
+    run_dir, config = make_run()
+    report = build_report(run_dir, config)
+    by_name = {reference.model: reference for reference in report.references}
+    assert set(by_name) == {MAJORITY, TFIDF}
+    assert all(reference.n == 40 for reference in by_name.values())
+    assert by_name[MAJORITY].metrics["accuracy"] == pytest.approx(0.5)  # the test split is balanced
+    assert by_name[MAJORITY].metrics["roc_auc"] == pytest.approx(0.5)
+    assert by_name[TFIDF].metrics["accuracy"] > 0.6  # words lean 70% towards the label
+    markdown = render_markdown(report)
+    assert "## Reference rows (same examples)" in markdown and TFIDF in markdown

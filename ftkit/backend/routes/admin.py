@@ -1,6 +1,8 @@
-"""`/_ftkit/*`: test and benchmark controls (not part of the OpenAI API). An open server
-answers them to anyone; a server with keys wants any valid key (`enable_admin=False` removes
-them).
+"""`/_ftkit/*`: test and benchmark controls (not part of the OpenAI API).
+
+Off unless the server has an admin key (then they answer that key only) or `enable_faults` on
+an open server (then anyone). Every other caller, tenants included, gets the same 404 as an
+unknown URL, whatever the method, so nobody learns they exist.
 
 POST/GET/DELETE /_ftkit/faults (a FaultPlan), GET/DELETE /_ftkit/stats,
 POST/GET /_ftkit/settings (simulated delays: step_seconds, queue_seconds, time_scale).
@@ -10,13 +12,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
-from ftkit.backend.deps import StateDep, current_org
+from ftkit.backend.auth import is_admin
+from ftkit.backend.deps import StateDep, get_state
 from ftkit.backend.settings import FaultPlan
 
-router = APIRouter(prefix="/_ftkit", tags=["admin"], dependencies=[Depends(current_org)])
+
+def admin_only(request: Request) -> None:
+    """404 (as for an unknown URL) unless the caller may use the admin endpoints."""
+    settings = get_state(request).settings
+    authorization = request.headers.get("authorization")
+    if settings.admin_key is None and settings.enable_faults:
+        return
+    if not is_admin(authorization, settings.admin_key):
+        raise HTTPException(404)
+
+
+router = APIRouter(
+    prefix="/_ftkit", tags=["admin"], dependencies=[Depends(admin_only)], include_in_schema=False
+)
 
 
 class TimingUpdate(BaseModel):
@@ -74,3 +91,11 @@ def update_timing(update: TimingUpdate, state: StateDep) -> dict[str, Any]:
 def get_timing(state: StateDep) -> dict[str, Any]:
     """The current simulated delays."""
     return state.timing.model_dump()
+
+
+@router.api_route(
+    "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+)
+def unknown(path: str) -> None:
+    """Any other path or method under /_ftkit: 404, not 405, so methods reveal nothing."""
+    raise HTTPException(404)

@@ -18,6 +18,8 @@ from ftkit.backend.deps import OrgDep, StateDep
 from ftkit.backend.errors import bad_request, not_found
 from ftkit.backend.ids import new_id
 from ftkit.backend.naming import is_chat_model
+from ftkit.backend.sampling import SamplingParams, generate
+from ftkit.backend.training.model import CHAT_MAX_TOKENS
 
 router = APIRouter(prefix="/v1", tags=["completions"])
 
@@ -97,17 +99,17 @@ async def create_completion(body: CompletionCreate, state: StateDep, org: OrgDep
             param="model",
         )
     prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
-    results = model.complete(
-        prompts,
-        max_tokens=body.max_tokens,
+    params = SamplingParams(
+        max_tokens=16 if body.max_tokens is None else body.max_tokens,
         temperature=body.temperature,
         top_p=body.top_p,
         n=body.n,
+        stop=_stops(body.stop),
         logprobs=body.logprobs,
-        stop=body.stop,
         echo=body.echo,
         seed=body.seed,
     )
+    results = generate(model, [model.tokenizer.encode_ordinary(p) for p in prompts], params)
     choices: list[dict[str, Any]] = []
     prompt_tokens = completion_tokens = 0
     for i, (prompt, per_prompt) in enumerate(zip(prompts, results, strict=True)):
@@ -156,16 +158,17 @@ async def create_chat_completion(body: ChatCreate, state: StateDep, org: OrgDep)
         )
     messages = [m.model_dump(exclude_none=True) for m in body.messages]
     top = body.top_logprobs if body.logprobs else None
-    [per_conversation] = model.chat(
-        [messages],
-        max_tokens=body.max_completion_tokens or body.max_tokens,
+    prompt = model.tokenizer.encode_ordinary(model.chat_prompt(messages))
+    params = SamplingParams(
+        max_tokens=body.max_completion_tokens or body.max_tokens or CHAT_MAX_TOKENS,
         temperature=body.temperature,
         top_p=body.top_p,
         n=body.n,
+        stop=_stops(body.stop),
         logprobs=(top or 0) if body.logprobs else None,
-        stop=body.stop,
         seed=body.seed,
     )
+    [per_conversation] = generate(model, [prompt], params)
     choices = []
     completion_tokens = 0
     for j, choice in enumerate(per_conversation):
@@ -210,6 +213,10 @@ def _chat_logprobs(choice: Any, top: int | None) -> dict[str, Any]:
             }
         )
     return {"content": content, "refusal": None}
+
+
+def _stops(stop: str | list[str] | None) -> tuple[str, ...]:
+    return (stop,) if isinstance(stop, str) else tuple(stop or ())
 
 
 def _json(body: dict[str, Any]) -> Response:

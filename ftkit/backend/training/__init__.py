@@ -5,7 +5,7 @@ epoch; `load_model(path)` / `base_model(name)` give a `CompletionModel` whose `c
 `chat` answer the completions endpoints. See `trainer` for what each hyperparameter does.
 """
 
-from ftkit.backend.training.decoding import Choice
+from ftkit.backend.sampling import Choice
 from ftkit.backend.training.examples import TrainingDataError, render_chat
 from ftkit.backend.training.hyperparameters import ResolvedHyperparameters, resolve_hyperparameters
 from ftkit.backend.training.model import BASE_MODELS, CompletionModel, base_model

@@ -9,22 +9,19 @@ and a whole candidate's probability is the product of its tokens' probabilities.
 
 A `Background` unigram model can be mixed in (free-text models): on the trie
 p(t) = (1 − ε)·p_trie(t) + ε·p_bg(t); once the text leaves every candidate, p(t) = p_bg(t).
-Sampling considers the trie's tokens plus the background's 64 most probable tokens; the
-reported log-probabilities are always the full model's.
+`TrieContinuation` offers the sampler (`ftkit.backend.sampling`) the trie's tokens plus the
+background's 64 most probable tokens, and the full model's probability of any other token.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from ftkit.backend.training.lm import UnigramLM
-
-FinishReason = Literal["stop", "length"]
 
 
 @dataclass(frozen=True)
@@ -33,24 +30,6 @@ class Background:
 
     lm: UnigramLM
     weight: float
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One generated completion with per-token log-probabilities (openai-api.md §6.2).
-
-    `tokens`, `token_logprobs` and `text_offset` have one entry per token (prompt tokens first
-    with `echo`; the first prompt token's logprob is None). `top_logprobs` is None unless
-    logprobs were requested; otherwise one map per token of up to `logprobs` alternatives plus
-    the chosen token. Offsets count characters of prompt + completion.
-    """
-
-    text: str
-    finish_reason: FinishReason
-    tokens: list[str]
-    token_logprobs: list[float | None]
-    top_logprobs: list[dict[str, float] | None] | None
-    text_offset: list[int]
 
 
 class CandidateTrie:
@@ -167,130 +146,41 @@ def teacher_forced(
     return nll, positions, correct
 
 
-@dataclass(frozen=True)
-class Sampling:
-    """Generation settings of one request."""
+class TrieContinuation:
+    """The fast learner's side of the generation contract (`ftkit.backend.sampling`).
 
-    max_tokens: int
-    temperature: float
-    top_p: float
-    logprobs: int | None
-    stop: Sequence[str]
-
-
-@dataclass(frozen=True)
-class Generated:
-    """One sampled completion: per-token strings, logprobs, alternatives and offsets.
-
-    `text` is decoded from all the tokens' bytes together, so characters split over several
-    tokens come out whole; `offsets` are each token's character offset in `text`.
+    The text so far is a node of the candidates' trie (None once it has left every candidate,
+    then only the background can continue it). Candidates are the trie's children plus the
+    background's 64 most probable tokens.
     """
 
-    tokens: list[str]
-    logprobs: list[float]
-    top_logprobs: list[dict[str, float]] | None
-    finish_reason: FinishReason
-    text: str
-    offsets: list[int]
+    def __init__(
+        self,
+        trie: CandidateTrie,
+        mass: list[float],
+        background: Background | None,
+        node: int | None = 0,
+    ) -> None:
+        self.trie, self.mass, self.background, self.node = trie, mass, background, node
 
+    def candidates(self) -> tuple[list[int], list[float]]:
+        """Next tokens with probability, and their log-probabilities."""
+        tokens, probs = next_distribution(self.trie, self.mass, self.node, self.background)
+        kept = [(t, math.log(p)) for t, p in zip(tokens, probs, strict=True) if p > 0]
+        return [t for t, _ in kept], [lp for _, lp in kept]
 
-def generate(
-    trie: CandidateTrie,
-    mass: np.ndarray,
-    background: Background | None,
-    sampling: Sampling,
-    rng: np.random.Generator,
-    token_bytes: Callable[[int], bytes],
-    end_token: int,
-) -> Generated:
-    """Sample one completion token by token until end-of-text, a stop sequence or max_tokens."""
-    masses = mass.tolist()
-    node: int | None = 0
-    strings: list[str] = []
-    logprobs: list[float] = []
-    tops: list[dict[str, float]] | None = [] if sampling.logprobs is not None else None
-    offsets: list[int] = []
-    longest_stop = max((len(s) for s in sampling.stop), default=0)
-    tail = 64 if sampling.temperature > 0 else (sampling.logprobs or 0) + 1
-    raw, text = b"", ""
-    finish: FinishReason = "length"
-    while len(strings) < sampling.max_tokens:
-        here = live_node(node, masses)
-        n_head = len(trie.child_tokens[here]) if here is not None else 0
-        tokens, probs = next_distribution(trie, masses, node, background, tail)
-        pick = _pick(probs, n_head, sampling, rng)
-        if not tokens or tokens[pick] == end_token:
-            finish = "stop"
-            break
-        token = tokens[pick]
-        piece = token_bytes(token)
-        strings.append(piece.decode("utf-8", "replace"))
-        logprobs.append(math.log(probs[pick]))
-        offsets.append(len(text))
-        if tops is not None:
-            k = sampling.logprobs or 0
-            tops.append(_top_map(tokens, probs, n_head, pick, k, token_bytes))
-        raw += piece
-        text = raw.decode("utf-8", "ignore")
-        cut = _stop_position(text, sampling.stop, max(0, offsets[-1] - longest_stop))
-        if cut is not None:
-            keep = sum(1 for offset in offsets if offset < cut)
-            top_kept = tops[:keep] if tops is not None else None
-            return Generated(
-                strings[:keep], logprobs[:keep], top_kept, "stop", text[:cut], offsets[:keep]
-            )
-        node = trie.children[here].get(token) if here is not None else None
-    return Generated(strings, logprobs, tops, finish, raw.decode("utf-8", "replace"), offsets)
+    def logprob(self, token: int) -> float:
+        """log p(token) for any token."""
+        here = live_node(self.node, self.mass)
+        tokens, probs = next_distribution(self.trie, self.mass, self.node, self.background, 0)
+        p = token_probability(tokens, probs, token, here is not None, self.background)
+        return math.log(p) if p > 0 else -math.inf
 
+    def advance(self, token: int) -> None:
+        """Move to the child for `token` (off the trie if there is none)."""
+        here = live_node(self.node, self.mass)
+        self.node = self.trie.children[here].get(token) if here is not None else None
 
-def token_offsets(pieces: Sequence[bytes]) -> list[int]:
-    """Character offset of each token's start in the text the pieces decode to together."""
-    offsets, raw = [], b""
-    for piece in pieces:
-        offsets.append(len(raw.decode("utf-8", "ignore")))
-        raw += piece
-    return offsets
-
-
-def _pick(probs: list[float], n_head: int, sampling: Sampling, rng: np.random.Generator) -> int:
-    """Greedy at temperature 0, else a draw from p^(1/T) restricted to the top_p nucleus.
-
-    Entries after the first `n_head` are in decreasing order, so greedy looks at one of them.
-    """
-    if sampling.temperature <= 0 or len(probs) <= 1:
-        return max(range(min(len(probs), n_head + 1)), key=probs.__getitem__, default=0)
-    with np.errstate(divide="ignore"):
-        scaled = np.log(np.array(probs)) / sampling.temperature
-    weights = np.exp(scaled - scaled.max())
-    order = np.argsort(-weights, kind="stable")
-    cumulative = np.cumsum(weights[order] / weights.sum())
-    if sampling.top_p < 1:
-        keep = int(np.searchsorted(cumulative, sampling.top_p)) + 1
-        cumulative = cumulative[:keep]
-    index = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
-    return int(order[min(index, len(cumulative) - 1)])
-
-
-def _top_map(
-    tokens: list[int],
-    probs: list[float],
-    n_head: int,
-    pick: int,
-    k: int,
-    token_bytes: Callable[[int], bytes],
-) -> dict[str, float]:
-    """The k most probable tokens plus the chosen one, most probable first."""
-    ranked = sorted(range(min(len(probs), n_head + k)), key=lambda i: -probs[i])
-    chosen = ranked[:k] if pick in ranked[:k] else [*ranked[:k], pick]
-    return {
-        token_bytes(tokens[i]).decode("utf-8", "replace"): (
-            math.log(probs[i]) if probs[i] > 0 else -math.inf
-        )
-        for i in chosen
-    }
-
-
-def _stop_position(text: str, stop: Sequence[str], start: int) -> int | None:
-    """Where the first stop sequence begins in text[start:] (as an index into text), if any."""
-    found = [p for p in (text.find(s, start) for s in stop if s) if p >= 0]
-    return min(found) if found else None
+    def fork(self) -> TrieContinuation:
+        """A copy at the same node."""
+        return TrieContinuation(self.trie, self.mass, self.background, self.node)

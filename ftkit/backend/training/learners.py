@@ -6,8 +6,9 @@ the model as it is, then learns from them; `evaluate` scores any split without l
 
 Which learner: label data — at most 64 distinct completions, and either fewer of them than a
 third of the examples (the legacy `infer_task_type` rule) or `compute_classification_metrics`
-asked for — gets the softmax classifier (minibatch SGD, step size 20 × learning_rate_multiplier:
-features are L2-normalised, so 0.05–0.2 gives steps of 1–4); any other data gets the retrieval
+asked for — gets the softmax classifier (minibatch SGD, step size 20 × learning_rate_multiplier
+at the start, decaying linearly over the run, the last half of the iterates averaged: see
+`classifier`; features are L2-normalised, so 0.05–0.2 gives first steps of 1–4); any other data gets the retrieval
 model (see `retrieval`). A parent model of the same kind is continued (weights, memory, β, token
 counts, document frequencies); a parent of the other kind passes on its prompt-token model and
 document frequencies.
@@ -232,6 +233,7 @@ class ClassifierLearner(FastLearner):
             estimator.partial_fit(
                 train_split.features[:0], np.array([], dtype=classes.dtype), classes=classes
             )
+        estimator.plan(hp.n_epochs * -(-len(train_split) // hp.batch_size))
         encoding = get_encoding(encoding_name(request.base_model))
         self.head = ClassifierHead(estimator, encoding)
         self.model = CompletionModel(

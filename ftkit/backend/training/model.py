@@ -12,21 +12,15 @@ probability.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import tiktoken
 
-from ftkit.backend.training.decoding import (
-    Choice,
-    Generated,
-    Sampling,
-    generate,
-    token_offsets,
-)
+from ftkit.backend.sampling import Choice, SamplingParams, generate
+from ftkit.backend.training.decoding import TrieContinuation
 from ftkit.backend.training.examples import Format, render_chat
 from ftkit.backend.training.features import N_FEATURES, PromptVectorizer
 from ftkit.backend.training.heads import ClassifierHead, RetrievalHead
@@ -37,6 +31,13 @@ from ftkit.data.tokens import encoding_name, get_encoding
 PROMPT_LM_ALPHA = 0.01
 BACKGROUND_ALPHA = 0.01
 CHAT_MAX_TOKENS = 512
+CONTEXT_LENGTHS = {
+    "babbage-002": 16384,
+    "davinci-002": 16384,
+    "gpt-3.5-turbo-0125": 16385,
+    "gpt-4o-mini-2024-07-18": 128000,
+}
+"""Context windows (openai model pages); the legacy GPT-3 models have 2049."""
 BASE_MODELS = (
     "babbage-002",
     "davinci-002",
@@ -125,95 +126,72 @@ class CompletionModel:
         """Which head answers: "classifier" or "retrieval"."""
         return "classifier" if isinstance(self.head, ClassifierHead) else "retrieval"
 
-    def complete(
-        self,
-        prompts: Sequence[str],
-        *,
-        max_tokens: int | None = 16,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        n: int = 1,
-        logprobs: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        echo: bool = False,
-        seed: int | None = None,
-    ) -> list[list[Choice]]:
-        """Per prompt, `n` sampled completions (openai-api.md §6.1–6.2 semantics).
+    @property
+    def tokenizer(self) -> tiktoken.Encoding:
+        """The base model's tiktoken encoding."""
+        return self.encoding
 
-        temperature 0 → most probable token each step; otherwise sampling from p^(1/T) within
-        `top_p`, seeded by `seed`. Logprobs are the model's untempered log-probabilities;
-        `logprobs=k` adds each position's k most probable tokens plus the chosen one. A stop
-        sequence ends the text before it (finish "stop"), as does end-of-text; reaching
-        `max_tokens` gives finish "length".
-        """
-        stops = [stop] if isinstance(stop, str) else list(stop or [])
-        sampling = Sampling(
-            16 if max_tokens is None else max_tokens, temperature, top_p, logprobs, stops
-        )
-        rng = np.random.default_rng(seed)
-        candidates = self.head.prompt_candidates(self.vectorizer.transform(prompts))
-        token_bytes = functools.partial(_token_bytes, self.encoding.name)
-        eot = self.encoding.eot_token
-        results = []
-        for prompt, (trie, mass, background) in zip(prompts, candidates, strict=True):
-            echoed = self._echo(prompt, logprobs) if echo else None
-            choices = []
-            for _ in range(n):
-                generated = generate(trie, mass, background, sampling, rng, token_bytes, eot)
-                choices.append(_choice(prompt, echoed, generated))
-            results.append(choices)
-        return results
+    @property
+    def context_length(self) -> int:
+        """The base model's context window."""
+        return context_length(self.base_model)
+
+    supports_suffix = False
+    """Candidates are whole remembered completions; text after the insertion point cannot
+    change them, so `suffix` is refused as OpenAI refuses it for models without insertion."""
+
+    def begin(
+        self, prompts: Sequence[Sequence[int]], suffix: Sequence[int] | None = None
+    ) -> list[TrieContinuation]:
+        """The generation contract: each prompt's candidates, all prompts featurized at once."""
+        texts = [self.encoding.decode(list(prompt)) for prompt in prompts]
+        candidates = self.head.prompt_candidates(self.vectorizer.transform(texts))
+        return [
+            TrieContinuation(trie, mass.tolist(), background)
+            for trie, mass, background in candidates
+        ]
+
+    def prompt_logprobs(
+        self, prompt: Sequence[int], top: int | None
+    ) -> list[tuple[float | None, dict[int, float] | None]]:
+        """Prompt tokens scored by the prompt-token model (unigram; the first has no score)."""
+        ids = np.asarray(prompt, dtype=np.int64)
+        lps = [None, *self.prompt_lm.logprob(ids[1:]).tolist()][: len(ids)]
+        alternatives = None
+        if top:
+            top_ids, top_probs = self.prompt_lm.top()
+            alternatives = {
+                int(t): float(np.log(p))
+                for t, p in zip(top_ids[:top], top_probs[:top], strict=True)
+            }
+        return [(lp, alternatives if lp is not None else None) for lp in lps]
+
+    def chat_prompt(self, messages: Sequence[Mapping[str, Any]]) -> str:
+        """The rendering the trainer saw (`examples.render_chat`)."""
+        return render_chat(messages)
+
+    def complete(
+        self, prompts: Sequence[str], stop: str | Sequence[str] | None = None, **settings: Any
+    ) -> list[list[Choice]]:
+        """Per prompt, `n` completions: `sampling.generate` with `SamplingParams(**settings)`."""
+        stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
+        params = SamplingParams(stop=stops, **settings)
+        return generate(self, [self.encoding.encode_ordinary(p) for p in prompts], params)
 
     def chat(
         self,
         conversations: Sequence[Sequence[Mapping[str, Any]]],
-        *,
-        max_tokens: int | None = None,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        n: int = 1,
-        logprobs: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
+        max_tokens: int = CHAT_MAX_TOKENS,
+        **settings: Any,
     ) -> list[list[Choice]]:
-        """Assistant replies to conversations, as `complete` on the rendered prompts.
+        """Assistant replies to conversations: `complete` on the rendered prompts."""
+        prompts = [self.chat_prompt(messages) for messages in conversations]
+        return self.complete(prompts, max_tokens=max_tokens, **settings)
 
-        Each Choice's `text` is the assistant message content; `tokens`/`token_logprobs`/
-        `top_logprobs` map one-to-one onto the chat `logprobs.content` entries (token, logprob,
-        top_logprobs with `logprobs` alternatives). `max_tokens` None means up to 512 tokens.
-        """
-        return self.complete(
-            [render_chat(messages) for messages in conversations],
-            max_tokens=CHAT_MAX_TOKENS if max_tokens is None else max_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            n=n,
-            logprobs=logprobs,
-            stop=stop,
-            seed=seed,
-        )
 
-    def _echo(self, prompt: str, logprobs: int | None) -> _Echo:
-        """Prompt tokens with the prompt-token model's logprobs (the first one has none)."""
-        ids = np.array(self.encoding.encode_ordinary(prompt), dtype=np.int64)
-        pieces = [_token_bytes(self.encoding.name, int(t)) for t in ids]
-        strings = [piece.decode("utf-8", "replace") for piece in pieces]
-        lps: list[float | None] = [None, *self.prompt_lm.logprob(ids[1:]).tolist()][: len(ids)]
-        tops: list[dict[str, float] | None] | None = None
-        if logprobs is not None:
-            top_ids, top_probs = self.prompt_lm.top()
-            alternatives = {
-                _token_bytes(self.encoding.name, int(t)).decode("utf-8", "replace"): float(
-                    np.log(p)
-                )
-                for t, p in zip(top_ids[:logprobs], top_probs[:logprobs], strict=True)
-            }
-            tops = [None] + [
-                {**alternatives, s: float(lp or 0.0)}
-                for s, lp in zip(strings[1:], lps[1:], strict=True)
-            ]
-            tops = tops[: len(ids)]
-        return _Echo(strings, lps, tops, token_offsets(pieces))
+def context_length(base: str) -> int:
+    """Context window of a base model (prompt plus completion tokens)."""
+    return CONTEXT_LENGTHS.get(base, 2049)
 
 
 def base_model(name: str) -> CompletionModel:
@@ -232,41 +210,3 @@ def base_model(name: str) -> CompletionModel:
     prompt_lm = UnigramLM(encoding.n_vocab, 1.0)
     vectorizer = PromptVectorizer(encoding.name).fit([])
     return CompletionModel(name, data_format, vectorizer, prompt_lm, RetrievalHead(generator))
-
-
-@dataclass(frozen=True)
-class _Echo:
-    """The prompt's tokens as `echo` returns them."""
-
-    tokens: list[str]
-    logprobs: list[float | None]
-    top_logprobs: list[dict[str, float] | None] | None
-    offsets: list[int]
-
-
-@functools.lru_cache(maxsize=65536)
-def _token_bytes(encoding: str, token: int) -> bytes:
-    return get_encoding(encoding).decode_single_token_bytes(token)
-
-
-def _choice(prompt: str, echoed: _Echo | None, generated: Generated) -> Choice:
-    """Join the echoed prompt (if any) and the generated completion into one Choice."""
-    tops = generated.top_logprobs
-    offsets = [len(prompt) + offset for offset in generated.offsets]
-    if echoed is None:
-        return Choice(
-            generated.text,
-            generated.finish_reason,
-            generated.tokens,
-            list(generated.logprobs),
-            list(tops) if tops is not None else None,
-            offsets,
-        )
-    return Choice(
-        prompt + generated.text,
-        generated.finish_reason,
-        echoed.tokens + generated.tokens,
-        echoed.logprobs + list(generated.logprobs),
-        (echoed.top_logprobs or []) + list(tops) if tops is not None else None,
-        echoed.offsets + offsets,
-    )

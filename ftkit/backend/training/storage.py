@@ -50,12 +50,13 @@ def save_model(model: CompletionModel, path: Path) -> Path:
     }
     if isinstance(model.head, ClassifierHead):
         estimator = model.head.estimator
-        rows = np.flatnonzero(np.any(estimator.weights_ != 0, axis=1))
+        weights, intercept = estimator.parameters()  # the model as it answers (averaged)
+        rows = np.flatnonzero(np.any(weights != 0, axis=1))
         meta |= {"labels": model.head.labels, "n_steps": estimator.n_steps_}
         arrays |= {
             "weight_rows": rows,
-            "weight_values": estimator.weights_[rows],
-            "intercept": estimator.intercept_,
+            "weight_values": weights[rows],
+            "intercept": intercept,
         }
     else:
         generator = model.head.generator

@@ -8,8 +8,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ftkit.backend.sampling import SamplingParams, generate
 from ftkit.backend.training.classifier import SoftmaxSGDClassifier
-from ftkit.backend.training.decoding import CandidateTrie, Sampling, generate, teacher_forced
+from ftkit.backend.training.decoding import CandidateTrie, TrieContinuation, teacher_forced
 from ftkit.backend.training.heads import ClassifierHead
 from ftkit.backend.training.metrics import teacher_forced_scores
 from ftkit.data.tokens import get_encoding
@@ -57,13 +58,34 @@ def test_generation_only_produces_candidates(labels: list[str], seed: int) -> No
     probs = np.full(len(labels), 1 / len(labels))
     trie = CandidateTrie([[*ENCODING.encode_ordinary(label), EOT] for label in labels])
     mass = trie.node_mass(probs)
-    sampling = Sampling(max_tokens=20, temperature=1.0, top_p=1.0, logprobs=1, stop=[])
-    generated = generate(trie, mass, None, sampling, np.random.default_rng(seed), token_bytes, EOT)
-    tokens, logprobs = generated.tokens, generated.logprobs
-    assert generated.finish_reason == "stop"
-    assert generated.text in labels
+    model = _TrieModel(TrieContinuation(trie, mass.tolist(), None))
+    params = SamplingParams(max_tokens=20, temperature=1.0, logprobs=1, seed=seed)
+    [[choice]] = generate(model, [[0]], params)
+    tokens, logprobs = choice.tokens, choice.token_logprobs
+    assert choice.finish_reason == "stop"
+    assert choice.text in labels
     if len(trie.children[_node_of(trie, tokens)]) == 1:  # the end was forced: p(end) = 1
-        assert math.isclose(sum(logprobs), math.log(1 / len(labels)), rel_tol=1e-9)
+        assert math.isclose(sum(lp or 0.0 for lp in logprobs), math.log(1 / len(labels)))
+
+
+class _TrieModel:
+    """The generation contract over one fixed trie (every prompt gets the same candidates)."""
+
+    tokenizer = ENCODING
+    context_length = 100
+    supports_suffix = False
+
+    def __init__(self, start: TrieContinuation) -> None:
+        self.start = start
+
+    def begin(self, prompts: list[list[int]], suffix: object = None) -> list[TrieContinuation]:
+        return [self.start.fork() for _ in prompts]
+
+    def prompt_logprobs(self, prompt: object, top: object) -> list[tuple[None, None]]:
+        return [(None, None)]
+
+    def chat_prompt(self, messages: object) -> str:
+        return ""
 
 
 def _node_of(trie: CandidateTrie, tokens: list[str]) -> int:

@@ -20,6 +20,8 @@ from ftkit.backend.training import (
     resolve_hyperparameters,
     train,
 )
+from ftkit.backend.training.examples import Dataset, Example
+from ftkit.backend.training.learners import vectorizer_for
 
 Build = Callable[..., TrainingRequest]
 
@@ -30,9 +32,17 @@ def epoch_means(hooks: RecordingHooks) -> list[float]:
     return [float(np.mean([s.train_loss for s in hooks.steps if s.epoch == e])) for e in epochs]
 
 
-def greedy_labels(model_path: Path, rows: list[dict]) -> list[str]:
-    """The saved model's temperature-0 completions of the rows' prompts."""
+def greedy_labels(model_path: Path, rows: list[dict], continued: bool = False) -> list[str]:
+    """The saved model's temperature-0 completions of the rows' prompts.
+
+    continued: with the prompt features a run continuing this model on `rows` uses (it adds
+    their document frequencies to the model's, which moves near-ties).
+    """
     model = load_model(model_path)
+    if continued:
+        examples = [Example(r["prompt"], r["completion"]) for r in rows]
+        data = Dataset("prompt_completion", examples, len(rows))
+        model.vectorizer = vectorizer_for(model, model.encoding, data)
     choices = model.complete([r["prompt"] for r in rows], max_tokens=8, temperature=0)
     return [c[0].text for c in choices]
 
@@ -71,7 +81,10 @@ def test_step_metrics_are_the_models_own_predictions(make_request: Build, tmp_pa
     train(make_request(rows, hyperparameters=hp), parent, tmp_path / "parent")
     checkpoint = parent.checkpoints[0][1]
     expected = np.mean(
-        [p == r["completion"] for p, r in zip(greedy_labels(checkpoint, rows), rows, strict=True)]
+        [
+            p == r["completion"]
+            for p, r in zip(greedy_labels(checkpoint, rows, continued=True), rows, strict=True)
+        ]
     )
     child = RecordingHooks()
     one_batch = resolve_hyperparameters(120, n_epochs=1, batch_size=120)
