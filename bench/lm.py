@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from ftkit.backend.sampling import SamplingParams, generate
 from peft import LoraConfig, get_peft_model
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
+from ftkit.backend.sampling import SamplingParams, generate
 from ftkit.backend.training.examples import read_dataset
 from ftkit.backend.training.transformer import LM_BASE_MODEL, weights
 from ftkit.backend.training.transformer.batches import tokenize_split

@@ -46,11 +46,6 @@ def serves_chat(base: str) -> bool:
     return is_chat_model(base) or base in LM_BASE_MODELS
 
 
-def serves_completions(base: str) -> bool:
-    """Whether `/v1/completions` answers for this base (every base but the chat-only ones)."""
-    return not is_chat_model(base)
-
-
 def normalize_suffix(suffix: str) -> str:
     """Runs of punctuation/whitespace → one `-`, lower-cased, at most 40 characters."""
     return re.sub(r"[^a-z0-9]+", "-", suffix.lower()).strip("-")[:40]

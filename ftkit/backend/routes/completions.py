@@ -17,7 +17,7 @@ from starlette.responses import Response
 from ftkit.backend.deps import OrgDep, StateDep
 from ftkit.backend.errors import bad_request, not_found
 from ftkit.backend.ids import new_id
-from ftkit.backend.naming import is_chat_model
+from ftkit.backend.naming import is_chat_model, serves_chat
 from ftkit.backend.sampling import SamplingParams, generate
 from ftkit.backend.training.model import CHAT_MAX_TOKENS
 
@@ -150,7 +150,7 @@ async def create_chat_completion(body: ChatCreate, state: StateDep, org: OrgDep)
     """A chat completion from a chat-format model."""
     _no_stream(body.stream)
     model, base = state.models.get(body.model, org)
-    if not is_chat_model(base):
+    if not serves_chat(base):
         raise not_found(
             "This is not a chat model and thus not supported in the v1/chat/completions "
             "endpoint. Did you mean to use v1/completions?",

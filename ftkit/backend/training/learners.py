@@ -95,15 +95,19 @@ class Learner(Protocol):
     `resumed_step` is the step a restarted job's saved state was taken at (0: from the start).
     """
 
-    kind: str
     resumed_step: int
+
+    @property
+    def kind(self) -> str:
+        """What learned: "classifier", "retrieval" or "transformer"."""
+        ...
 
     def step(self, rows: np.ndarray) -> BatchScore:
         """Score these training rows with the model as it is, then learn from them."""
         ...
 
-    def evaluate(self, split: Split, rows: np.ndarray) -> BatchScore:
-        """Score rows of any split; nothing is learned."""
+    def evaluate(self, split: Any, rows: np.ndarray) -> BatchScore:
+        """Score rows of any split (as this learner prepared it); nothing is learned."""
         ...
 
     def class_probabilities(self, split: Any) -> tuple[list[str], np.ndarray] | None:

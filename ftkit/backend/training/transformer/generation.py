@@ -12,11 +12,11 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
-from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
+from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 from ftkit.backend.training.transformer.batches import render_prompt
 from ftkit.backend.training.transformer.learner import autocast, device
@@ -73,7 +73,8 @@ class LMContinuation:
 
     def candidates(self) -> tuple[Sequence[int], Sequence[float]]:
         """Every token id and its log-probability."""
-        return np.arange(len(self.logprobs)), self.logprobs
+        ids: Any = np.arange(len(self.logprobs))
+        return ids, cast(Any, self.logprobs)
 
     def logprob(self, token: int) -> float:
         """log p(token)."""
@@ -112,6 +113,11 @@ class LMGenerator:
     @property
     def tokenizer(self) -> HFTokenizer:
         """The model's tokenizer."""
+        return self._tokenizer
+
+    @property
+    def encoding(self) -> HFTokenizer:
+        """The tokenizer under the name the completions routes count usage with."""
         return self._tokenizer
 
     def begin(

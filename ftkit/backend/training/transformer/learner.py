@@ -255,7 +255,7 @@ class TransformerLearner:
     def _token_logprobs(self, batch: Batch, where: torch.Tensor) -> tuple[Any, Any]:
         """Log-probabilities of the predicted tokens at the `where` positions, and whether each
         was the model's most probable token. The output layer runs only at those positions."""
-        lm = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
+        lm: Any = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
         dev = device()
         hidden = lm.model(
             input_ids=batch.input_ids.to(dev), attention_mask=batch.attention_mask.to(dev)

@@ -55,10 +55,11 @@ class LMRegistry:
         def prepare() -> Any:
             if not isinstance(self.model, PeftModel):
                 return self.model
+            lora: Any = self.model.base_model
             if adapter is None:
-                self.model.base_model.disable_adapter_layers()
+                lora.disable_adapter_layers()
             else:
-                self.model.base_model.enable_adapter_layers()
+                lora.enable_adapter_layers()
                 self.model.set_adapter(adapter)
             return self.model
 
