@@ -1,5 +1,5 @@
-"""A tiny real fine-tune of SmolLM2 through the official openai SDK: the loss falls and the
-answers change."""
+"""A tiny real fine-tune of SmolLM2 through the official openai SDK: the loss falls, the answers
+change, the fine-tuned model streams completions."""
 
 from __future__ import annotations
 
@@ -47,9 +47,9 @@ def greedy(sdk: openai.OpenAI, model: str, word: str) -> str:
     return answer.choices[0].text
 
 
-def test_a_tiny_job_learns_and_its_answers_change(sdk: openai.OpenAI, tmp_path: Path) -> None:
-    """20 LoRA steps: later steps' loss is below the first ones' and greedy answers move to the
-    taught tags."""
+def test_a_tiny_job_learns_and_its_model_streams(sdk: openai.OpenAI, tmp_path: Path) -> None:
+    """20 LoRA steps: later steps' loss is below the first ones', greedy answers move to the
+    taught tags, and a streamed completion is the same text as the non-streamed one."""
     train = sdk.files.create(file=write_jsonl(tmp_path / "t.jsonl", rows()), purpose="fine-tune")
     job = sdk.fine_tuning.jobs.create(
         model=LM_BASE_MODEL,
@@ -76,3 +76,14 @@ def test_a_tiny_job_learns_and_its_answers_change(sdk: openai.OpenAI, tmp_path: 
     after = [greedy(sdk, job.fine_tuned_model, w) for w in words]
     assert after[1:3] == [" zig", " zag"]
     assert before != after
+
+    stream = sdk.completions.create(
+        model=job.fine_tuned_model,
+        prompt="Word: plum\nTag:",
+        max_tokens=2,
+        temperature=0,
+        stream=True,
+    )
+    assert "".join(chunk.choices[0].text for chunk in stream) == greedy(
+        sdk, job.fine_tuned_model, "plum"
+    )

@@ -115,11 +115,6 @@ class LMGenerator:
         """The model's tokenizer."""
         return self._tokenizer
 
-    @property
-    def encoding(self) -> HFTokenizer:
-        """The tokenizer under the name the completions routes count usage with."""
-        return self._tokenizer
-
     def begin(
         self, prompts: Sequence[Sequence[int]], suffix: Sequence[int] | None = None
     ) -> list[LMContinuation]:
