@@ -310,7 +310,8 @@ class TransformerLearner:
 
 
 def _score(totals: np.ndarray) -> BatchScore:
-    nll, weight, tokens, hits, rows, right = totals
+    """Plain floats (they go into JSON) from the summed totals."""
+    nll, weight, tokens, hits, rows, right = (float(t) for t in totals)
     return BatchScore(
         nll / weight if weight else 0.0,
         right / rows if rows else 1.0,
