@@ -27,11 +27,13 @@ from prefect.states import Cancelled, State
 from flows import artifacts, labels
 from flows.abandoned import settle_abandoned
 from flows.cancellation import cancel_remote_job, follow_unless_cancelled
+from flows.concurrency import job_slot
 from ftkit.api import AsyncClient, Job, JobStatus
 from ftkit.config import ExperimentConfig
 from ftkit.data.models import PreparedData
 from ftkit.errors import (
     APIConnectionError,
+    DataError,
     InternalServerError,
     QuotaExceededError,
     RateLimitError,
@@ -39,7 +41,7 @@ from ftkit.errors import (
 from ftkit.evaluate import EvaluationResult
 from ftkit.report import Report
 from ftkit.results import ResultsSummary
-from ftkit.runs import RunFolder, RunOutcome, steps
+from ftkit.runs import RunFolder, RunOutcome, moderation, steps
 from ftkit.runs.endpoint import api_base_url
 
 RETRY_DELAYS_S = [5.0, 30.0]
@@ -75,8 +77,24 @@ api_task = task(
 async def prepare(run: RunFolder, config: ExperimentConfig) -> PreparedData:
     """Validate and split the dataset; data errors fail here with their findings."""
     with run.timed("prepare"):
-        prepared = steps.prepare(run, config)
+        try:
+            prepared = steps.prepare(run, config)
+        except DataError as exc:
+            await artifacts.publish_data_failure(run, exc)
+            raise
     artifacts.log_findings(prepared)
+    return prepared
+
+
+@api_task
+async def moderate(
+    client: AsyncClient, run: RunFolder, config: ExperimentConfig, prepared: PreparedData
+) -> PreparedData:
+    """The `data.moderation` pre-screen: flagged lines fail the run, are dropped, or listed."""
+    with run.timed("moderate"):
+        prepared = await moderation.screen(client, run, config, prepared)
+    if prepared.moderation is not None and prepared.moderation.flagged:
+        get_run_logger().warning(prepared.moderation.summary())
     return prepared
 
 
@@ -112,7 +130,8 @@ async def follow(client: AsyncClient, run: RunFolder, config: ExperimentConfig, 
                 steps.follow(client, run, config, job, progress.update),
                 cancel=lambda: steps.cancel(client, run, job),
             )
-        except Exception:
+        except Exception as exc:
+            await progress.stopped(exc)
             await artifacts.publish_failure(run)
             raise
         await progress.finish(job)
@@ -136,25 +155,30 @@ async def evaluate(
 
 
 @task(cache_policy=NO_CACHE)
-async def report(run: RunFolder, config: ExperimentConfig) -> Report:
+async def report(run: RunFolder, config: ExperimentConfig, promote: bool = True) -> Report:
     """Write the report files, apply the quality gate, publish summary, metrics and link."""
     with run.timed("report"):
-        built = steps.report(run, config)
-    await artifacts.publish_report(run, built)
+        built = steps.report(run, config, promote=promote)
+    await artifacts.publish_report(run, built, config.report.base_url)
     return built
 
 
 @flow(name="fine-tune-pipeline", on_cancellation=[cancel_remote_job])
 async def fine_tune_pipeline(
-    config: ExperimentConfig, detach: bool = False, base_url: str | None = None
+    config: ExperimentConfig,
+    detach: bool = False,
+    base_url: str | None = None,
+    swept: dict[str, Any] | None = None,
+    promote: bool = True,
 ) -> RunOutcome | State[Any]:
     """Prepare, upload, train, follow, evaluate and report one run of an experiment config.
 
     `base_url` points at an already running API (the CLI passes its embedded backend); without
-    it a `local` provider gets an embedded backend started for this flow run.
+    it a `local` provider gets an embedded backend started for this flow run. A sweep trial
+    passes its `swept` values (tagged) and `promote=False` (its sweep picks the champion).
     """
     run = RunFolder.for_config(config)
-    await labels.label_run(config, run.path.name)
+    await labels.label_run(config, run.path.name, swept)
     if run.is_up_to_date(config):
         get_run_logger().info("Run %s is up to date (%s)", run.path, run.load_state().status)
         return run.outcome(up_to_date=True)
@@ -163,17 +187,20 @@ async def fine_tune_pipeline(
     with run.recording_errors(), api_base_url(config, base_url) as url:
         async with AsyncClient(config.provider, base_url=url) as client:
             prepared = await prepare(run, config)
-            job = await steps.attach(client, run)
-            if job is None:
-                file_ids = await upload(client, run, prepared)
-                job = await create_job(client, run, config, prepared, file_ids)
-            if detach:
-                return run.outcome()
-            job = await follow(client, run, config, job)
+            async with job_slot(config.provider):
+                job = await steps.attach(client, run)
+                if job is None:
+                    if config.data.moderation is not None:
+                        prepared = await moderate(client, run, config, prepared)
+                    file_ids = await upload(client, run, prepared)
+                    job = await create_job(client, run, config, prepared, file_ids)
+                if detach:
+                    return run.outcome()
+                job = await follow(client, run, config, job)
             if job.status is JobStatus.cancelled:
                 return Cancelled(message=f"Fine-tune job {job.id} was cancelled.")
             await fetch_results(client, run, job)
             await evaluate(client, run, config, job)
-        await report(run, config)
+        await report(run, config, promote)
     run.succeed()
     return run.outcome()

@@ -67,6 +67,12 @@ class ProviderConfig(_Section):
     timeout_s: float = Field(600.0, gt=0, description="Read timeout per request, seconds.")
     connect_timeout_s: float = Field(5.0, gt=0, description="Connect timeout, seconds.")
     max_retries: int = Field(2, ge=0, le=20, description="Retries of transient failures.")
+    max_concurrent_jobs: int | None = Field(
+        None,
+        ge=1,
+        description="Jobs the provider runs at once for you: a Prefect global concurrency limit "
+        "every run (and worker) waits on, instead of failing on 429.",
+    )
 
     @field_validator("api_key_env")
     @classmethod
@@ -112,6 +118,18 @@ class ChecksConfig(_Section):
     count_tokens: bool = Field(True, description="Exact token counts (slower) and a cost estimate.")
 
 
+class ModerationConfig(_Section):
+    """Screen every training/validation example with the provider's /v1/moderations."""
+
+    on_flagged: Literal["fail", "drop", "warn"] = Field(
+        "fail",
+        description="fail: stop before upload; drop: upload without flagged examples "
+        "(kept in prepared/flagged-<split>.jsonl); warn: upload all, list them.",
+    )
+    model: str = Field("omni-moderation-latest", description="Moderation model to ask.")
+    batch_size: int = Field(32, ge=1, le=1000, description="Examples per request.")
+
+
 class DataConfig(_Section):
     """The dataset and how to prepare it."""
 
@@ -124,6 +142,9 @@ class DataConfig(_Section):
     split: SplitConfig = Field(default_factory=SplitConfig)
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
     fixes: list[FixName] = Field(default_factory=list, description="Opt-in fixes, in order.")
+    moderation: ModerationConfig | None = Field(
+        None, description="Optional moderation pre-screen between prepare and upload."
+    )
     prices_per_1k_tokens: dict[str, float] = Field(
         default_factory=dict,
         description="Training price per 1K tokens by model, overriding the built-in table.",
@@ -257,11 +278,24 @@ class SweepConfig(_Section):
         elif self.trials is None:
             msg = "method: random needs `trials` (how many to draw)"
             raise ValueError(msg)
+        if self.metric.startswith(("train_", "test_")):
+            msg = f"metric {self.metric!r}: trials are ranked on the validation split (e.g. valid_loss)"
+            raise ValueError(msg)
         both = set(self.parameters) & {key for option in self.coupled for key in option}
         if both:
             msg = f"{', '.join(sorted(both))}: set both in parameters and in coupled"
             raise ValueError(msg)
         return self
+
+
+class ReportConfig(_Section):
+    """Where the report link in the Prefect UI points."""
+
+    base_url: str | None = Field(
+        None,
+        description="URL of `ftkit reports serve` (serving runs_dir); default: the "
+        "FTKIT_REPORTS_URL environment variable, else a file:// link.",
+    )
 
 
 class ExperimentConfig(_Section):
@@ -276,6 +310,7 @@ class ExperimentConfig(_Section):
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     sweep: SweepConfig = Field(default_factory=SweepConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
     runs_dir: Path = Field(Path("runs"), description="Where run folders go.")
 
 
