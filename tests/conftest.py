@@ -12,6 +12,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="ftkit-test-prefect-"))
 # ftkit's per-user data folder (the embedded backend's default state, the last runs folder)
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="ftkit-test-data-")
+# a shared Prefect server started by a test's `ftkit run` stops soon after, not in 5 minutes
+os.environ.setdefault("FTKIT_PREFECT_IDLE_S", "15")
 
 
 # --- the embedded backend (ftkit.backend) --------------------------------------------------------
