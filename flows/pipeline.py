@@ -164,7 +164,9 @@ async def fine_tune_pipeline(
         async with AsyncClient(config.provider, base_url=url) as client:
             prepared = await prepare(run, config)
             job = await steps.attach(client, run)
-            if job is None:
+            if job is not None:
+                get_run_logger().info("Re-attached to existing job %s (%s)", job.id, job.status)
+            else:
                 file_ids = await upload(client, run, prepared)
                 job = await create_job(client, run, config, prepared, file_ids)
             if detach:
@@ -176,4 +178,5 @@ async def fine_tune_pipeline(
             await evaluate(client, run, config, job)
         await report(run, config)
     run.succeed()
+    steps.settle_report_status(run)
     return run.outcome()

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from ftkit.cli._common import FormatOpt, OutputFormat, OverridesArg, print_json
+from ftkit.cli.progress import showing_progress
 from ftkit.config import ExperimentConfig, load_config
 from ftkit.errors import DataError, FtkitError, JobCancelledError
 
@@ -26,6 +27,10 @@ RunArg = Annotated[
 RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="Where the run index lives.")]
 DetachOpt = Annotated[
     bool, typer.Option("--detach", help="Return once the job is created; `ftkit follow` later.")
+]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option("--verbose", help="Print Prefect's log lines instead of the progress display."),
 ]
 
 HEADLINE = (
@@ -39,6 +44,8 @@ HEADLINE = (
 )
 """Metrics printed after a run (when present); `ftkit runs show` lists them all."""
 
+PREFECT_CONSOLE_LEVEL = "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"
+
 # The machine may be offline: no telemetry from the Prefect client or its ephemeral server.
 PREFECT_DEFAULTS = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
@@ -48,6 +55,7 @@ def run(
     overrides: OverridesArg = None,
     output: FormatOpt = OutputFormat.text,
     detach: DetachOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run the pipeline: prepare, upload, train, follow, evaluate and report.
 
@@ -59,13 +67,16 @@ def run(
 
     resolved = load_config(config, overrides or [])
     trials = [trial.config for trial in expand_sweep(resolved)]
-    _run_and_exit(trials, output, detach=detach, parallel=resolved.sweep.max_parallel)
+    _run_and_exit(
+        trials, output, detach=detach, parallel=resolved.sweep.max_parallel, verbose=verbose
+    )
 
 
 def follow(
     run_ref: RunArg,
     output: FormatOpt = OutputFormat.text,
     runs_dir: RunsDirOpt = Path("runs"),
+    verbose: VerboseOpt = False,
 ) -> None:
     """Re-attach to a run (e.g. one started with --detach) and carry it to the end.
 
@@ -74,7 +85,7 @@ def follow(
     from ftkit.runs import RunFolder
 
     folder = RunFolder.open(run_ref, runs_dir)
-    _run_and_exit([folder.load_config()], output, detach=False)
+    _run_and_exit([folder.load_config()], output, detach=False, verbose=verbose)
 
 
 def deploy(config: ConfigArg, overrides: OverridesArg = None) -> None:
@@ -91,7 +102,12 @@ def deploy(config: ConfigArg, overrides: OverridesArg = None) -> None:
 
 
 def _run_and_exit(
-    trials: list[ExperimentConfig], output: OutputFormat, *, detach: bool, parallel: int = 1
+    trials: list[ExperimentConfig],
+    output: OutputFormat,
+    *,
+    detach: bool,
+    parallel: int = 1,
+    verbose: bool = False,
 ) -> None:
     from ftkit.runs import RunFolder
     from ftkit.runs.endpoint import api_base_url
@@ -110,12 +126,20 @@ def _run_and_exit(
         os.environ.setdefault(name, value)
     import asyncio  # with Prefect, on use: other commands start faster
 
-    from flows.ephemeral import EphemeralAPI
+    # without --verbose the progress display replaces Prefect's console lines (the Prefect UI
+    # still gets every one); set while Prefect and its server start, which read it then
+    quiet = nullcontext() if verbose else _environ(PREFECT_CONSOLE_LEVEL, "CRITICAL")
+    runs = [(f.path, f"{t.name}/{f.path.name}") for f, t in zip(folders, trials, strict=True)]
+    with quiet:
+        from flows.ephemeral import EphemeralAPI
 
-    prefect_api = EphemeralAPI().start_in_background()
-    with _ftkit_errors_without_tracebacks(), api_base_url(trials[0]) as base_url:
-        prefect_api.wait()
-        results = asyncio.run(_run_trials(trials, base_url, detach=detach, parallel=parallel))
+        prefect_api = EphemeralAPI().start_in_background()
+        with _ftkit_errors_without_tracebacks(), api_base_url(trials[0]) as base_url:
+            prefect_api.wait()
+            with nullcontext() if verbose else showing_progress(runs):
+                results = asyncio.run(
+                    _run_trials(trials, base_url, detach=detach, parallel=parallel)
+                )
     outcomes = [outcome for outcome, _ in results]
     exit_code = max(code for _, code in results)
     _print_outcomes(outcomes, output, detach)
@@ -123,6 +147,9 @@ def _run_and_exit(
 
 
 def _print_outcomes(outcomes: list[Any], output: OutputFormat, detach: bool) -> None:
+    for outcome in outcomes:
+        if outcome.state.error is not None and outcome.state.status != "running":
+            typer.echo(f"error: {_error_text(outcome.state.error)}", err=True)
     if output is OutputFormat.json:
         print_json(outcomes[0] if len(outcomes) == 1 else outcomes)
         return
@@ -161,9 +188,11 @@ async def _run_one(
     error = await state.aresult(raise_on_failure=False)
     if not isinstance(error, FtkitError):
         raise error if isinstance(error, BaseException) else RuntimeError(state.message)
-    typer.echo(f"error: {error}", err=True)
+    outcome = folder.outcome()
+    if outcome.state.error is None or outcome.state.error.message != str(error):
+        typer.echo(f"error: {error}", err=True)  # not in run.json, so the outcome won't say it
     code = 2 if isinstance(error, DataError) else error.exit_code
-    return folder.outcome(), code
+    return outcome, code
 
 
 def _print_outcome(outcome: Any, *, detach: bool) -> None:
@@ -182,8 +211,6 @@ def _print_outcome(outcome: Any, *, detach: bool) -> None:
         report = Path(outcome.path) / "report.md"
     if report.is_file():
         typer.echo(f"report   {report}")
-    if state.error is not None:
-        typer.echo(f"error    {state.error.code}: {state.error.message}")
     if state.status == "failed" and state.job_id:
         typer.echo(
             "hint     one run key, one job: re-running this config reports the same failed job; "
@@ -198,12 +225,31 @@ def _print_outcome(outcome: Any, *, detach: bool) -> None:
             )
 
 
+def _error_text(error: Any) -> str:
+    """A run's error in one line: its message, with its code when the message lacks it."""
+    if error.code and error.code not in error.message:
+        return f"{error.message} [{error.code}]"
+    return str(error.message)
+
+
 def _uses_embedded_backend(run_dir: Path) -> bool:
     """Whether a run uses the embedded backend started in-process (local, no base_url)."""
     from ftkit.runs import RunFolder
 
     provider = RunFolder(run_dir).load_config().provider
     return provider.kind == "local" and not provider.base_url
+
+
+@contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    """`name` set to `value` (unless the user set it) for the duration, then as it was."""
+    before = os.environ.get(name)
+    os.environ.setdefault(name, value)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
 
 
 @contextmanager
