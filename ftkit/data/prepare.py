@@ -11,7 +11,7 @@ from typing import get_args
 import numpy as np
 
 from ftkit.config import DataConfig, FixName
-from ftkit.data.catalog import context_limit
+from ftkit.data.catalog import context_limit, model_fit_problem
 from ftkit.data.checks import (
     LONG,
     VERBATIM,
@@ -72,6 +72,7 @@ def prepare_dataset(
     fixes: list[str] | None = None,
     n_epochs: int | None = None,
     parallel: bool | None = None,
+    dialect: str | None = None,
 ) -> PreparedData:
     """Check, fix, split and token-count `data.source` for `model`; write the split files and
     validation.json to `out_dir`.
@@ -80,7 +81,8 @@ def prepare_dataset(
     way) and `data.source` is split into train and test only. fixes: opt-in fix names
     (default: data.fixes); n_epochs: for the cost estimate (None = the provider's auto, 4
     assumed); parallel: one worker process per core (None = when a file is large enough to
-    pay). Raises DataValidationError (a DataError) after writing validation.json when errors
+    pay); dialect: the provider's; when given, it and the model are checked against the data's
+    format (an error finding says which model or dialect fits). Raises DataValidationError (a DataError) after writing validation.json when errors
     remain.
     """
     chosen = _checked_fixes(data.fixes if fixes is None else fixes)
@@ -104,6 +106,9 @@ def prepare_dataset(
         findings = [f for f in findings if f.code != "empty_prompt"]
     more, decisions = dataset_findings(scan, task_type, chosen)
     findings += more
+    misfit = model_fit_problem(scan.shape, model, dialect) if dialect else None
+    if misfit is not None:
+        findings.append(Finding(code="model_data_mismatch", severity="error", message=misfit))
     classification = task_type == "classification"
     stratify = data.split.stratify is True or (data.split.stratify == "auto" and classification)
     stratified = stratify and classification

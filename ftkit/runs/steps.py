@@ -43,6 +43,7 @@ def prepare(run: RunFolder, config: ExperimentConfig) -> PreparedData:
         config.job.model,
         run.prepared_dir,
         n_epochs=config.job.hyperparameters.n_epochs,
+        dialect=config.provider.dialect,
     )
 
 
