@@ -25,9 +25,11 @@ from ftkit.data.findings import (
     CODE_ORDER,
     bom_finding,
     class_split_findings,
+    conflicting_label_findings,
     count_findings,
     dataset_findings,
     duplicate_findings,
+    file_findings,
     length_findings,
     line_findings,
     overlap_findings,
@@ -106,6 +108,8 @@ def prepare_dataset(
         findings = [f for f in findings if f.code != "empty_prompt"]
     more, decisions = dataset_findings(scan, task_type, chosen)
     findings += more
+    if task_type == "classification":
+        findings += conflicting_label_findings(scan)
     misfit = model_fit_problem(scan.shape, model, dialect) if dialect else None
     if misfit is not None:
         findings.append(Finding(code="model_data_mismatch", severity="error", message=misfit))
@@ -263,7 +267,8 @@ def _first_pass(
         keep &= ~duplicates
     if "drop-long" in fixes:
         keep &= (scan.flag_array() & LONG) == 0
-    findings = bom_finding(reader.bom) + line_findings(scan, "drop-invalid" in fixes)
+    findings = file_findings(reader) + bom_finding(reader.bom)
+    findings += line_findings(scan, "drop-invalid" in fixes)
     findings += duplicate_findings(scan, duplicates, "drop-duplicates" in fixes)
     findings += length_findings(scan, "drop-long" in fixes)
     return _Part(reader, spans, scan, duplicates, keep), findings
