@@ -77,9 +77,9 @@ CHAT_MODELS_HINT = "a chat model such as gpt-4o-mini-2024-07-18 or gpt-3.5-turbo
 def model_fit_problem(shape: str | None, model: str, dialect: str | None) -> str | None:
     """Why data of this shape cannot train `model` through `dialect` (and what fits), or None.
 
-    OpenAI's rules: the legacy /v1/fine-tunes trains ada/babbage/curie/davinci on prompt/
-    completion data; /v1/fine_tuning/jobs trains babbage-002/davinci-002 on prompt/completion
-    data and the gpt-* models on chat data. Other model names (another provider's) pass.
+    OpenAI's rules: the legacy /v1/fine-tunes trains ada/babbage/curie/davinci (and, in the
+    transition, babbage-002/davinci-002) on prompt/completion data; /v1/fine_tuning/jobs trains
+    babbage-002/davinci-002 on prompt/completion data and the gpt-* models on chat data. Other model names (another provider's) pass.
     shape None: the data is not known, only the model and the dialect are checked.
     """
     base = base_model(model)
@@ -90,10 +90,11 @@ def model_fit_problem(shape: str | None, model: str, dialect: str | None) -> str
                 f"prompt/completion data only): set provider.dialect: jobs and job.model to "
                 f"{CHAT_MODELS_HINT}"
             )
-        if base in COMPLETION_MODELS or base.startswith("gpt-"):
+        if base.startswith("gpt-"):
             return (
                 f"{model} is trained through the jobs dialect, not the legacy one: set "
-                "provider.dialect: jobs, or job.model to ada, babbage, curie or davinci"
+                "provider.dialect: jobs, or job.model to babbage-002, davinci-002 or a legacy "
+                "model (ada, babbage, curie, davinci)"
             )
         return None
     if base in LEGACY_MODELS:

@@ -35,6 +35,7 @@ from ftkit.data.findings import (
     overlap_findings,
 )
 from ftkit.data.models import (
+    SOURCE_LINES_FILE,
     SPLIT_FILES,
     SPLIT_NAMES,
     DataValidationError,
@@ -160,6 +161,8 @@ def prepare_dataset(
         for part in parts:
             part.reader.check_unchanged()
         hashes = writer.finish([written and n > 0 for n in totals.examples])
+    if written:
+        _write_source_lines(out_dir, parts)
     if checks.count_tokens and not recount:
         totals.tokens = [0, 0, 0]
         for part in parts:
@@ -321,6 +324,18 @@ def _split_labels(parts: list[_Part], rename: Callable[[str], str]) -> list[dict
             counts = np.bincount(labels[part.codes == split], minlength=len(names))
             totals[split].update({names[i]: int(n) for i, n in enumerate(counts) if n})
     return [dict(counts.most_common()) for counts in totals]
+
+
+def _write_source_lines(out_dir: Path, parts: list[_Part]) -> None:
+    """prepared/source_lines.npz: for each split, the source file line of each example it holds
+    (its file order), so a report can point at the user's line rather than the split's."""
+    lines: dict[str, list[np.ndarray]] = {name: [] for name in SPLIT_NAMES}
+    for part in parts:
+        kept = part.scan.line_numbers()[part.keep]
+        for index, name in enumerate(SPLIT_NAMES):
+            lines[name].append(kept[part.codes == index])
+    arrays = {name: np.concatenate(chunks) for name, chunks in lines.items()}
+    np.savez_compressed(out_dir / SOURCE_LINES_FILE, **arrays)  # type: ignore[arg-type]
 
 
 def _checked_fixes(fixes: Sequence[str]) -> set[str]:

@@ -26,7 +26,8 @@ PROMPT = {"prompt": "hi ->", "completion": " yo\n"}
         ("prompt_completion", "gpt-3.5-turbo-0125", "jobs", "babbage-002"),
         ("chat", "curie", "legacy", "provider.dialect: jobs"),
         ("chat", "gpt-4o-mini-2024-07-18", "legacy", "provider.dialect: jobs"),
-        ("prompt_completion", "davinci-002", "legacy", "provider.dialect: jobs"),
+        ("prompt_completion", "davinci-002", "legacy", None),  # the transition's models
+        ("prompt_completion", "gpt-3.5-turbo-0125", "legacy", "provider.dialect: jobs"),
         ("prompt_completion", "curie", "jobs", "provider.dialect: legacy"),
         ("chat", "my-own-model", "jobs", None),  # another provider's model: no opinion
         (None, "babbage-002", "jobs", None),  # data unknown: model and dialect agree
