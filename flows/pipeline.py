@@ -27,6 +27,7 @@ from prefect.states import Cancelled, State
 from flows import artifacts, labels
 from flows.abandoned import settle_abandoned
 from flows.cancellation import cancel_remote_job, follow_unless_cancelled
+from flows.concurrency import job_slot
 from ftkit.api import AsyncClient, Job, JobStatus
 from ftkit.config import ExperimentConfig
 from ftkit.data.models import PreparedData
@@ -136,25 +137,30 @@ async def evaluate(
 
 
 @task(cache_policy=NO_CACHE)
-async def report(run: RunFolder, config: ExperimentConfig) -> Report:
+async def report(run: RunFolder, config: ExperimentConfig, promote: bool = True) -> Report:
     """Write the report files, apply the quality gate, publish summary, metrics and link."""
     with run.timed("report"):
-        built = steps.report(run, config)
+        built = steps.report(run, config, promote=promote)
     await artifacts.publish_report(run, built)
     return built
 
 
 @flow(name="fine-tune-pipeline", on_cancellation=[cancel_remote_job])
 async def fine_tune_pipeline(
-    config: ExperimentConfig, detach: bool = False, base_url: str | None = None
+    config: ExperimentConfig,
+    detach: bool = False,
+    base_url: str | None = None,
+    swept: dict[str, Any] | None = None,
+    promote: bool = True,
 ) -> RunOutcome | State[Any]:
     """Prepare, upload, train, follow, evaluate and report one run of an experiment config.
 
     `base_url` points at an already running API (the CLI passes its embedded backend); without
-    it a `local` provider gets an embedded backend started for this flow run.
+    it a `local` provider gets an embedded backend started for this flow run. A sweep trial
+    passes its `swept` values (tagged) and `promote=False` (its sweep picks the champion).
     """
     run = RunFolder.for_config(config)
-    await labels.label_run(config, run.path.name)
+    await labels.label_run(config, run.path.name, swept)
     if run.is_up_to_date(config):
         get_run_logger().info("Run %s is up to date (%s)", run.path, run.load_state().status)
         return run.outcome(up_to_date=True)
@@ -163,20 +169,21 @@ async def fine_tune_pipeline(
     with run.recording_errors(), api_base_url(config, base_url) as url:
         async with AsyncClient(config.provider, base_url=url) as client:
             prepared = await prepare(run, config)
-            job = await steps.attach(client, run)
-            if job is not None:
-                get_run_logger().info("Re-attached to existing job %s (%s)", job.id, job.status)
-            else:
-                file_ids = await upload(client, run, prepared)
-                job = await create_job(client, run, config, prepared, file_ids)
-            if detach:
-                return run.outcome()
-            job = await follow(client, run, config, job)
+            async with job_slot(config.provider):
+                job = await steps.attach(client, run)
+                if job is not None:
+                    get_run_logger().info("Re-attached to existing job %s (%s)", job.id, job.status)
+                else:
+                    file_ids = await upload(client, run, prepared)
+                    job = await create_job(client, run, config, prepared, file_ids)
+                if detach:
+                    return run.outcome()
+                job = await follow(client, run, config, job)
             if job.status is JobStatus.cancelled:
                 return Cancelled(message=f"Fine-tune job {job.id} was cancelled.")
             await fetch_results(client, run, job)
             await evaluate(client, run, config, job)
-        await report(run, config)
+        await report(run, config, promote)
     run.succeed()
     steps.settle_report_status(run)
     return run.outcome()

@@ -67,6 +67,12 @@ class ProviderConfig(_Section):
     timeout_s: float = Field(600.0, gt=0, description="Read timeout per request, seconds.")
     connect_timeout_s: float = Field(5.0, gt=0, description="Connect timeout, seconds.")
     max_retries: int = Field(2, ge=0, le=20, description="Retries of transient failures.")
+    max_concurrent_jobs: int | None = Field(
+        None,
+        ge=1,
+        description="Jobs the provider runs at once for you: a Prefect global concurrency limit "
+        "every run (and worker) waits on, instead of failing on 429.",
+    )
 
     @field_validator("api_key_env")
     @classmethod
@@ -256,6 +262,9 @@ class SweepConfig(_Section):
                 raise ValueError(msg)
         elif self.trials is None:
             msg = "method: random needs `trials` (how many to draw)"
+            raise ValueError(msg)
+        if self.metric.startswith(("train_", "test_")):
+            msg = f"metric {self.metric!r}: trials are ranked on the validation split (e.g. valid_loss)"
             raise ValueError(msg)
         both = set(self.parameters) & {key for option in self.coupled for key in option}
         if both:

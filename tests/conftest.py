@@ -30,3 +30,14 @@ def backend(tmp_path):  # type: ignore[no-untyped-def]
 
     with started_backend(BackendSettings(data_dir=tmp_path / "backend")) as handle:
         yield handle
+
+
+@pytest.fixture(scope="session")
+def prefect_api():  # type: ignore[no-untyped-def]
+    """A temporary Prefect server and database for the session; yields its API URL (for
+    subprocesses too). It costs ~7 s to start, so test folders that need it share one."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield str(PREFECT_API_URL.value())

@@ -42,6 +42,7 @@ from ftkit.errors import (
     APIConnectionError,
     APITimeoutError,
     ConfigError,
+    ConflictError,
     DataError,
     FtkitError,
     InternalServerError,
@@ -50,6 +51,7 @@ from ftkit.errors import (
 log = logging.getLogger("ftkit.api")
 
 USER_AGENT = "ftkit/0.1"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 HASH_CHARS = 12
 _FILE_DONE = {"processed", None}
 _FILE_BAD = {"error", "deleted", "deleting"}
@@ -87,7 +89,7 @@ class BaseClient:
 
     def _request_args(self, call: Call) -> tuple[dict[str, Any], list[BinaryIO]]:
         """Keyword arguments for `build_request`, plus files to close after sending."""
-        headers = {"User-Agent": USER_AGENT, **self.endpoint.headers}
+        headers = {"User-Agent": USER_AGENT, **self.endpoint.headers, **(call.headers or {})}
         params = {**self.endpoint.params, **(call.params or {})}
         args: dict[str, Any] = {
             "method": call.method,
@@ -135,6 +137,8 @@ class BaseClient:
         ambiguous = response.status_code >= 500 and headers.get("x-should-retry") != "true"
         if not call.idempotent and ambiguous:
             return None
+        if response.status_code == 409 and IDEMPOTENCY_HEADER in (call.headers or {}):
+            return None  # the key was used for another body: asking again changes nothing
         return self.policy.delay(attempt, headers)
 
     def _answer(self, call: Call, response: httpx.Response) -> Any:
@@ -358,11 +362,19 @@ class BaseClient:
                     what="create a fine-tune job",
                     json=body,
                     idempotent=False,
+                    headers={IDEMPOTENCY_HEADER: idempotency_key(run_key)},
                 )
                 job = self.dialect.parse_job(payload)
                 if attempt == 0:
                     return job
                 return (yield from self._op_job_keep_one(job, run_key, spec))
+            except ConflictError:
+                # the key made a job for another body (another runner of this run key, with
+                # its own uploads): that job is the run key's job
+                existing = yield from self._op_job_find(run_key)
+                if existing is None:
+                    raise
+                return existing
             except (APIConnectionError, InternalServerError) as exc:
                 delay = self._ambiguous_retry(attempt, exc)
                 yield Sleep(delay)
@@ -519,6 +531,11 @@ class BaseClient:
             )
             for i, c in enumerate(choices)
         ]
+
+
+def idempotency_key(run_key: str) -> str:
+    """The `Idempotency-Key` of a run key's create call: the same from every process."""
+    return f"ftkit-run-{run_key}"
 
 
 def hashed_filename(path: Path, digest: str) -> str:

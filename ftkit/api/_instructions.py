@@ -40,6 +40,7 @@ class Call:
     dest: Path | None = None
     idempotent: bool = True
     read_timeout: float | None = None
+    headers: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

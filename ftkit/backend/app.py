@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,7 +14,18 @@ from starlette.responses import Response
 from ftkit.backend.auth import KeyRing
 from ftkit.backend.errors import error_response, not_found, validation_error
 from ftkit.backend.faults import FaultInjector, RequestContextMiddleware, RequestStats
-from ftkit.backend.routes import admin, completions, files, fine_tunes, fine_tuning, models
+from ftkit.backend.openapi import allowed_methods, openapi_schema
+from ftkit.backend.ratelimits import RateLimitHeaders
+from ftkit.backend.routes import (
+    admin,
+    completions,
+    embeddings,
+    files,
+    fine_tunes,
+    fine_tuning,
+    models,
+    moderations,
+)
 from ftkit.backend.runner import JobRunner
 from ftkit.backend.serving import ModelCache
 from ftkit.backend.settings import BackendSettings
@@ -66,7 +78,8 @@ def create_app(settings: BackendSettings) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    for module in (files, fine_tunes, fine_tuning, models, completions):
+    routers = (files, fine_tunes, fine_tuning, models, completions, embeddings, moderations)
+    for module in routers:
         app.include_router(module.router)
     if settings.admin_enabled:
         app.include_router(admin.router)
@@ -84,13 +97,22 @@ def create_app(settings: BackendSettings) -> FastAPI:
         if exc.status_code == 404:
             error = not_found(f"Invalid URL ({request.method} {request.url.path})", param=None)
             return error_response(error)
+        headers = (
+            {"Allow": allowed_methods(app, request.url.path)} if exc.status_code == 405 else None
+        )
         return error_response(
             BadRequestError(
                 f"{exc.detail} ({request.method} {request.url.path})",
                 status_code=exc.status_code,
                 type="invalid_request_error",
-            )
+            ),
+            headers,
         )
 
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_json() -> dict[str, Any]:
+        return openapi_schema(app)
+
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(RequestContextMiddleware, stats=stats, faults=faults, keys=keys)
     return app

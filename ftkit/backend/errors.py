@@ -177,6 +177,11 @@ _TYPE_ERRORS = {
 }
 
 
+def empty_array(param: str) -> BadRequestError:
+    """400 for an array parameter that must not be empty."""
+    return _length_error("too_short", param, {"min_length": 1}, [])
+
+
 def _length_error(kind: str, param: str | None, ctx: dict[str, Any], value: Any) -> BadRequestError:
     noun = "string" if kind.startswith("string") else "array"
     length = len(value) if hasattr(value, "__len__") else ctx.get("actual_length")

@@ -34,6 +34,8 @@ from typing import Any, Literal, NamedTuple, Protocol
 import numpy as np
 
 FinishReason = Literal["stop", "length"]
+CHAT_MAX_TOKENS = 512
+"""A chat reply without `max_tokens` stops here (or at the end of the context window)."""
 FLOOR_LOGPROB = math.log(1e-12)
 """Where `logit_bias` starts for a token the model gives no probability at all."""
 
@@ -297,7 +299,7 @@ class _Sampler:
         raw, released = b"", 0
         held: list[_Held] = []
         finish: FinishReason = "length"
-        for _ in range(self.params.max_tokens):
+        for step in range(self.params.max_tokens):
             picked = self._next()
             if picked is None:
                 finish = "stop"
@@ -318,7 +320,7 @@ class _Sampler:
             safe = self._safe_end(text)
             ends = [h.offset for h in held[1:]] + [len(text)]
             ready = sum(1 for end in ends if end <= safe)
-            if ready:
+            if ready and step < self.params.max_tokens - 1:  # the last one carries "length"
                 yield from self._release(held[:ready], text, released, ends[ready - 1], None)
                 held, released = held[ready:], ends[ready - 1]
         text = _text(raw, final=True)

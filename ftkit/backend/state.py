@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ftkit.backend.auth import KeyRing
+from ftkit.backend.embeddings import Embedders
 from ftkit.backend.faults import FaultInjector, RequestStats
 from ftkit.backend.runner import JobRunner
 from ftkit.backend.serving import ModelCache
@@ -25,3 +26,4 @@ class BackendState:
     stats: RequestStats
     timing: Timing
     shutting_down: bool = field(default=False)
+    embedders: Embedders = field(default_factory=Embedders)

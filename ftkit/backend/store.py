@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     model TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runners (
     id TEXT PRIMARY KEY, pid INTEGER NOT NULL, heartbeat REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (
+    org TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, job_id TEXT NOT NULL,
+    PRIMARY KEY (org, key));
 CREATE TABLE IF NOT EXISTS models (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, org TEXT NOT NULL,
     doc TEXT NOT NULL);
@@ -176,6 +179,21 @@ class Store:
             db.execute(
                 "INSERT INTO jobs (id, org, dialect, status, doc) VALUES (?, ?, ?, ?, ?)",
                 (job.id, job.org, job.dialect, job.status, _dump(job)),
+            )
+
+    def idempotent_job(self, org: str, key: str) -> tuple[str, str] | None:
+        """(job id, request fingerprint) remembered for an organization's Idempotency-Key."""
+        rows = self._rows(
+            "SELECT job_id, fingerprint FROM idempotency WHERE org = ? AND key = ?", (org, key)
+        )
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def remember_idempotent_job(self, org: str, key: str, fingerprint: str, job_id: str) -> None:
+        """Remember which job an Idempotency-Key made, for which request."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO idempotency (org, key, fingerprint, job_id) VALUES (?, ?, ?, ?)",
+                (org, key, fingerprint, job_id),
             )
 
     def get_job(self, job_id: str, org: str | None = None) -> JobRecord | None:

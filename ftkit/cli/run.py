@@ -18,7 +18,7 @@ import typer
 from ftkit.cli._common import FormatOpt, OutputFormat, OverridesArg, print_json
 from ftkit.cli.progress import showing_progress
 from ftkit.config import ExperimentConfig, load_config
-from ftkit.errors import DataError, FtkitError, JobCancelledError
+from ftkit.errors import ConfigError, DataError, FtkitError, JobCancelledError
 
 ConfigArg = Annotated[Path, typer.Argument(help="Experiment config (YAML).")]
 RunArg = Annotated[
@@ -31,6 +31,9 @@ DetachOpt = Annotated[
 VerboseOpt = Annotated[
     bool,
     typer.Option("--verbose", help="Print Prefect's log lines instead of the progress display."),
+]
+OverBudgetOpt = Annotated[
+    bool, typer.Option("--over-budget", help="Start a sweep even above sweep.budget_usd.")
 ]
 
 HEADLINE = (
@@ -55,21 +58,25 @@ def run(
     overrides: OverridesArg = None,
     output: FormatOpt = OutputFormat.text,
     detach: DetachOpt = False,
+    over_budget: OverBudgetOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Run the pipeline: prepare, upload, train, follow, evaluate and report.
 
     A re-run of the same config and data re-attaches to its job (or says it is up to date).
+    A config with a sweep runs every trial and prints the leaderboard.
 
     Example: ftkit run configs/quickstart.yaml job.hyperparameters.n_epochs=2
     """
-    from ftkit.sweeps.search import expand_sweep
-
     resolved = load_config(config, overrides or [])
-    trials = [trial.config for trial in expand_sweep(resolved)]
-    _run_and_exit(
-        trials, output, detach=detach, parallel=resolved.sweep.max_parallel, verbose=verbose
-    )
+    if resolved.sweep.parameters or resolved.sweep.coupled:
+        from ftkit.cli.sweeps import run_sweep
+
+        if detach:
+            msg = "--detach is for one run; a sweep waits for its trials to rank them."
+            raise ConfigError(msg)
+        run_sweep(resolved, output, over_budget=over_budget)
+    _run_and_exit(resolved, output, detach=detach, verbose=verbose)
 
 
 def follow(
@@ -85,7 +92,7 @@ def follow(
     from ftkit.runs import RunFolder
 
     folder = RunFolder.open(run_ref, runs_dir)
-    _run_and_exit([folder.load_config()], output, detach=False, verbose=verbose)
+    _run_and_exit(folder.load_config(), output, detach=False, verbose=verbose)
 
 
 def deploy(config: ConfigArg, overrides: OverridesArg = None) -> None:
@@ -102,74 +109,49 @@ def deploy(config: ConfigArg, overrides: OverridesArg = None) -> None:
 
 
 def _run_and_exit(
-    trials: list[ExperimentConfig],
-    output: OutputFormat,
-    *,
-    detach: bool,
-    parallel: int = 1,
-    verbose: bool = False,
+    config: ExperimentConfig, output: OutputFormat, *, detach: bool, verbose: bool = False
 ) -> None:
     from ftkit.runs import RunFolder
-    from ftkit.runs.endpoint import api_base_url
 
-    folders = [RunFolder.for_config(trial) for trial in trials]
-    if all(folder.is_up_to_date(trial) for folder, trial in zip(folders, trials, strict=True)):
-        # nothing to do: answer from the run folders without starting Prefect
-        _print_outcomes([folder.outcome(up_to_date=True) for folder in folders], output, detach)
+    folder = RunFolder.for_config(config)
+    if folder.is_up_to_date(config):
+        # nothing to do: answer from the run folder without starting Prefect
+        _print_outcome(folder.outcome(up_to_date=True), output, detach=detach)
         raise typer.Exit(0)
-    from ftkit.api import Client
-
-    for trial in trials:
-        if trial.provider.kind != "local":
-            Client(trial.provider).close()  # a missing key or URL fails here, before Prefect
-    for name, value in PREFECT_DEFAULTS.items():
-        os.environ.setdefault(name, value)
     import asyncio  # with Prefect, on use: other commands start faster
 
-    # without --verbose the progress display replaces Prefect's console lines (the Prefect UI
-    # still gets every one); set while Prefect and its server start, which read it then
-    quiet = nullcontext() if verbose else _environ(PREFECT_CONSOLE_LEVEL, "CRITICAL")
-    runs = [(f.path, f"{t.name}/{f.path.name}") for f, t in zip(folders, trials, strict=True)]
-    with quiet:
-        from flows.ephemeral import EphemeralAPI
-
-        prefect_api = EphemeralAPI().start_in_background()
-        with _ftkit_errors_without_tracebacks(), api_base_url(trials[0]) as base_url:
-            prefect_api.wait()
-            with nullcontext() if verbose else showing_progress(runs):
-                results = asyncio.run(
-                    _run_trials(trials, base_url, detach=detach, parallel=parallel)
-                )
-    outcomes = [outcome for outcome, _ in results]
-    exit_code = max(code for _, code in results)
-    _print_outcomes(outcomes, output, detach)
+    run = [(folder.path, f"{config.name}/{folder.path.name}")]
+    with (
+        prefect_and_api(config, quiet=not verbose) as base_url,
+        nullcontext() if verbose else showing_progress(run),
+    ):
+        outcome, exit_code = asyncio.run(_run_one(config, base_url, detach=detach))
+    _print_outcome(outcome, output, detach=detach)
     raise typer.Exit(exit_code)
 
 
-def _print_outcomes(outcomes: list[Any], output: OutputFormat, detach: bool) -> None:
-    for outcome in outcomes:
-        if outcome.state.error is not None and outcome.state.status != "running":
-            typer.echo(f"error: {_error_text(outcome.state.error)}", err=True)
-    if output is OutputFormat.json:
-        print_json(outcomes[0] if len(outcomes) == 1 else outcomes)
-        return
-    for outcome in outcomes:
-        _print_outcome(outcome, detach=detach)
+@contextmanager
+def prefect_and_api(config: ExperimentConfig, *, quiet: bool = False) -> Iterator[str | None]:
+    """Check the providers' keys, start Prefect's API and the embedded backend (if used), and
+    yield the API base URL while flows run; ftkit's errors are logged without tracebacks.
 
+    quiet: Prefect prints nothing on the console (a progress display shows instead); the
+    Prefect UI still gets every log line. Set before Prefect is imported, which reads it then.
+    """
+    from ftkit.api import Client
+    from ftkit.runs.endpoint import api_base_url
 
-async def _run_trials(
-    trials: list[ExperimentConfig], base_url: str | None, *, detach: bool, parallel: int
-) -> list[tuple[Any, int]]:
-    """Run the flow for each config; sweep trials run `sweep.max_parallel` at a time."""
-    import asyncio
+    if config.provider.kind != "local":
+        Client(config.provider).close()  # a missing key or URL fails here, before Prefect
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    with _environ(PREFECT_CONSOLE_LEVEL, "CRITICAL") if quiet else nullcontext():
+        from flows.ephemeral import EphemeralAPI
 
-    slots = asyncio.Semaphore(parallel)
-
-    async def run_in_slot(trial: ExperimentConfig) -> tuple[Any, int]:
-        async with slots:
-            return await _run_one(trial, base_url, detach=detach)
-
-    return list(await asyncio.gather(*(run_in_slot(trial) for trial in trials)))
+        prefect_api = EphemeralAPI().start_in_background()
+        with _ftkit_errors_without_tracebacks(), api_base_url(config) as base_url:
+            prefect_api.wait()
+            yield base_url
 
 
 async def _run_one(
@@ -195,7 +177,13 @@ async def _run_one(
     return outcome, code
 
 
-def _print_outcome(outcome: Any, *, detach: bool) -> None:
+def _print_outcome(outcome: Any, output: OutputFormat, *, detach: bool) -> None:
+    error = outcome.state.error
+    if error is not None and outcome.state.status != "running":
+        typer.echo(f"error: {_error_text(error)}", err=True)  # once, on stderr
+    if output is OutputFormat.json:
+        print_json(outcome)
+        return
     state = outcome.state
     status = "up to date" if outcome.up_to_date else state.status
     typer.echo(f"run      {outcome.path}  ({status})")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,7 +41,7 @@ def list_runs(
         model = e.fine_tuned_model or e.base_model
         typer.echo(
             f"{e.run_id:<12}  {e.experiment:<24}  {e.status:<10}  {e.created_at:<25}  "
-            f"{model}{'  ' + metric if metric else ''}"
+            f"{model}{'  ' + metric if metric else ''}{_swept(e.swept)}"
         )
 
 
@@ -84,6 +84,16 @@ def show_run(
     rows.append(("files", ", ".join(files)))
     for name, text in rows:
         typer.echo(f"{name:<16} {text}")
+
+
+def _swept(swept: dict[str, Any]) -> str:
+    """A sweep trial's values, e.g. `  [n_epochs=2 learning_rate_multiplier=0.05]`."""
+    if not swept:
+        return ""
+    from ftkit.sweeps.search import short_names
+
+    names = short_names(list(swept))
+    return "  [" + " ".join(f"{names[key]}={value}" for key, value in swept.items()) + "]"
 
 
 def _headline(metrics: dict[str, float | None]) -> str:

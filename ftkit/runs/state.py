@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,6 +70,10 @@ class RunState(BaseModel):
     )
     attempts: int = Field(0, description="How many times a pipeline worked on this run.")
     flow_run_id: str | None = None
+    sweep_id: str | None = Field(None, description="The sweep this run is a trial of, if any.")
+    swept: dict[str, Any] = Field(
+        default_factory=dict, description="The values the sweep set for this trial (dotted keys)."
+    )
     created_at: str = Field(default_factory=now_iso)
     updated_at: str = Field(default_factory=now_iso)
     finished_at: str | None = None
@@ -94,6 +98,8 @@ class IndexEntry(BaseModel):
     error: str | None = None
     created_at: str
     finished_at: str | None = None
+    sweep_id: str | None = None
+    swept: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def of(cls, state: RunState) -> IndexEntry:

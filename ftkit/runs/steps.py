@@ -206,9 +206,10 @@ async def evaluate(
     return result
 
 
-def report(run: RunFolder, config: ExperimentConfig) -> Report:
-    """Write report.json/.md/.html from the run folder and apply the quality gate."""
-    built, _ = report_run(run.path, config)
+def report(run: RunFolder, config: ExperimentConfig, *, promote: bool = True) -> Report:
+    """Write report.json/.md/.html from the run folder and apply the quality gate (promoting a
+    passing run unless `promote` is False)."""
+    built, _ = report_run(run.path, config, promote=promote)
     return built
 
 

@@ -13,12 +13,13 @@ import hashlib
 import itertools
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from ftkit.config import ExperimentConfig, set_dotted, validate_config
 from ftkit.errors import ConfigError
+from ftkit.evaluate.metrics import LOWER_IS_BETTER
 from ftkit.runs.atomic import canonical_json
 from ftkit.runs.key import dataset_hash, run_id, run_key
 from ftkit.sweeps.render import text_table
@@ -141,7 +142,9 @@ class SweepPlan(BaseModel):
     experiment: str
     sweep_id: str
     method: str
-    keys: list[str]
+    metric: str
+    goal: Literal["minimize", "maximize"]
+    swept_keys: list[str]
     trials: list[PlannedTrial]
 
     def summary(self) -> str:
@@ -150,12 +153,12 @@ class SweepPlan(BaseModel):
 
     def table(self) -> list[str]:
         """The trials as text lines: number, run id and one column per swept key."""
-        names = short_names(self.keys)
+        names = short_names(self.swept_keys)
         rows = [
-            [str(t.number), t.run_id, *(_text(t.overrides.get(key)) for key in self.keys)]
+            [str(t.number), t.run_id, *(_text(t.overrides.get(key)) for key in self.swept_keys)]
             for t in self.trials
         ]
-        return text_table(["#", "run id", *(names[key] for key in self.keys)], rows)
+        return text_table(["#", "run id", *(names[key] for key in self.swept_keys)], rows)
 
 
 def plan_sweep(config: ExperimentConfig, trials: list[Trial]) -> SweepPlan:
@@ -165,7 +168,9 @@ def plan_sweep(config: ExperimentConfig, trials: list[Trial]) -> SweepPlan:
         experiment=config.name,
         sweep_id=sweep_id(keys),
         method=config.sweep.method,
-        keys=swept_keys(trials),
+        metric=config.sweep.metric,
+        goal=config.sweep.goal or default_goal(config.sweep.metric),
+        swept_keys=swept_keys(trials),
         trials=[
             PlannedTrial(number=t.number, run_id=run_id(key), overrides=t.overrides)
             for t, key in zip(trials, keys, strict=True)
@@ -175,3 +180,9 @@ def plan_sweep(config: ExperimentConfig, trials: list[Trial]) -> SweepPlan:
 
 def _text(value: Any) -> str:
     return "-" if value is None else str(value)
+
+
+def default_goal(metric: str) -> Literal["minimize", "maximize"]:
+    """Losses and error rates are minimized, everything else maximized."""
+    lower = metric in LOWER_IS_BETTER or metric.endswith("loss")
+    return "minimize" if lower else "maximize"

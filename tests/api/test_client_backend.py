@@ -386,13 +386,16 @@ class LateArrival(httpx.BaseTransport):
     """The first POST to `path` times out on the client and reaches the server only after the
     retry succeeded (a request stuck in a proxy): the late duplicate the lookup cannot see."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, drop_idempotency_key: bool = False) -> None:
         self._inner = httpx.HTTPTransport()
         self._path = path
         self._held: httpx.Request | None = None
         self._done = False
+        self._drop_key = drop_idempotency_key
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._drop_key:  # a provider that ignores Idempotency-Key
+            request.headers.pop("Idempotency-Key", None)
         if request.method == "POST" and request.url.path == self._path and not self._done:
             if self._held is None:
                 request.read()
@@ -407,19 +410,23 @@ class LateArrival(httpx.BaseTransport):
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_a_late_duplicate_is_cancelled_so_one_job_stays_live(backend, train_file, dialect):
-    """A create that arrives after its retry makes a second job: the client cancels it."""
+@pytest.mark.parametrize("honours_key", [True, False])
+def test_a_late_duplicate_create_leaves_one_live_job(backend, train_file, dialect, honours_key):
+    """A create that arrives after its retry: a provider honouring Idempotency-Key answers with
+    the same job; one that ignores it makes a second job, which the client cancels."""
     provider = ProviderConfig(kind="local", dialect=dialect)
     with make_client(backend, dialect) as setup:
         spec = JobSpec(
             model="babbage-002", training_file=setup.files.upload_or_reuse(train_file).id
         )
     path = "/v1/fine_tuning/jobs" if dialect == "jobs" else "/v1/fine-tunes"
-    http = httpx.Client(transport=LateArrival(path))
-    with Client(provider, base_url=backend.url, http_client=http) as client:
+    transport = LateArrival(path, drop_idempotency_key=not honours_key)
+    with Client(
+        provider, base_url=backend.url, http_client=httpx.Client(transport=transport)
+    ) as client:
         job = client.jobs.create(spec, run_key="late")
         jobs = client.jobs.list()
-    assert len(jobs) == 2
+    assert len(jobs) == (1 if honours_key else 2)
     live = [j for j in jobs if j.status is not JobStatus.cancelled]
     assert [j.id for j in live] == [job.id]
 

@@ -13,6 +13,7 @@ def test_all_matches_public_names():
         "client",
         "dialects",
         "follow",
+        "local_files",
         "models",
         "providers",
         "retry",

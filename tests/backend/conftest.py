@@ -63,6 +63,33 @@ def api(backend: Any) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def shared_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One backend for a whole module, for tests that only read (base models, errors)."""
+    from ftkit.backend.settings import BackendSettings
+    from ftkit.backend.testing import started_backend
+
+    data_dir = tmp_path_factory.mktemp("shared") / "backend"
+    with started_backend(BackendSettings(data_dir=data_dir)) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def shared_api(shared_backend: Any) -> Iterator[httpx.Client]:
+    """An httpx client on the module's shared backend."""
+    with httpx.Client(base_url=shared_backend.url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def model(api: httpx.Client, train_file: Path) -> Iterator[str]:
+    """A legacy fine-tuned sentiment model."""
+    job = api.post(
+        "/fine-tunes", json={"training_file": upload(api, train_file)["id"], "model": "ada"}
+    ).json()
+    yield wait_for(api, f"/fine-tunes/{job['id']}", DONE)["fine_tuned_model"]
+
+
 @pytest.fixture
 def train_file(tmp_path: Path) -> Path:
     """60 learnable classification examples."""

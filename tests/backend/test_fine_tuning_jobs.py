@@ -132,6 +132,8 @@ def test_checkpoints_keep_the_last_three_epochs(api: httpx.Client, train_file: P
         "/completions", json={"model": top["fine_tuned_model_checkpoint"], "prompt": "great"}
     )
     assert served.status_code == 200
+    retrieved = api.get(f"/models/{top['fine_tuned_model_checkpoint']}").json()
+    assert (retrieved["root"], retrieved["parent"]) == (final["model"], final["fine_tuned_model"])
 
 
 def test_result_file_is_the_step_csv_base64_encoded(api: httpx.Client, train_file: Path) -> None:

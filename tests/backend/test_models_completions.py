@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.backend.conftest import DONE, SEPARATOR, upload, wait_for
-
-
-@pytest.fixture
-def model(api: httpx.Client, train_file: Path) -> Iterator[str]:
-    """A legacy fine-tuned sentiment model."""
-    job = api.post(
-        "/fine-tunes", json={"training_file": upload(api, train_file)["id"], "model": "ada"}
-    ).json()
-    yield wait_for(api, f"/fine-tunes/{job['id']}", DONE)["fine_tuned_model"]
+from tests.backend.conftest import SEPARATOR
 
 
 def complete(api: httpx.Client, **body: Any) -> dict[str, Any]:
@@ -99,28 +88,6 @@ def test_stop_echo_and_seeded_sampling(api: httpx.Client, model: str) -> None:
         for _ in range(2)
     ]
     assert sampled[0] == sampled[1]
-
-
-@pytest.mark.parametrize(
-    ("body", "status", "param"),
-    [
-        ({"model": "nope", "prompt": "x"}, 404, "model"),
-        ({"model": "babbage-002", "prompt": "x", "logprobs": 6}, 400, "logprobs"),
-        ({"model": "babbage-002", "prompt": "x", "n": 0}, 400, "n"),
-        ({"model": "babbage-002", "prompt": "x", "temperature": 3}, 400, "temperature"),
-        ({"model": "babbage-002", "prompt": "x", "stream": True}, 400, "stream"),
-        ({"model": "babbage-002", "prompt": "x", "stop": ["a", "b", "c", "d", "e"]}, 400, "stop"),
-        ({"model": "gpt-3.5-turbo", "prompt": "x"}, 404, "model"),
-        ({"prompt": "x"}, 400, "model"),
-    ],
-)
-def test_completion_errors(
-    api: httpx.Client, body: dict[str, Any], status: int, param: str
-) -> None:
-    """Bad parameters: 400 naming them; unknown or chat models: 404 on `model`."""
-    response = api.post("/completions", json=body)
-    assert response.status_code == status, response.text
-    assert response.json()["error"]["param"] == param
 
 
 def test_base_models_answer_completions_and_chat(api: httpx.Client) -> None:

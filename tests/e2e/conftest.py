@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,8 @@ QUICKSTART = ROOT / "configs" / "quickstart.yaml"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def prefect_api() -> Iterator[str]:
-    """A temporary Prefect server and database; yields its API URL (for subprocesses too)."""
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=60):
-        yield str(PREFECT_API_URL.value())
+def _every_test_uses_the_prefect_api(prefect_api: str) -> str:
+    return prefect_api
 
 
 @pytest.fixture

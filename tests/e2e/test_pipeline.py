@@ -212,24 +212,3 @@ def test_flaky_provider_still_gives_one_job_and_a_complete_run(
     backend.clear_faults()
     with Client(base_url=backend.url) as client:
         assert len(client.jobs.list()) == 1
-
-
-def test_sweep_runs_each_trial_once_and_crowns_one_champion(tmp_path: Path, backend) -> None:  # type: ignore[no-untyped-def]
-    """A 2-trial sweep gives two runs, two jobs, one index entry each and a single champion."""
-    sweep = Path(__file__).resolve().parents[2] / "configs" / "sweep.yaml"
-    code, out, err = run_cli(
-        "run", str(sweep), f"runs_dir={tmp_path / 'runs'}", f"provider.base_url={backend.url}",
-        "sweep.parameters={job.hyperparameters.n_epochs: [1, 2]}", "--format", "json",
-    )  # fmt: skip
-    assert code == 0, err
-    outcomes = json.loads(out)
-    assert [o["state"]["status"] for o in outcomes] == ["succeeded", "succeeded"]
-    assert len({o["state"]["run_id"] for o in outcomes}) == 2
-    with Client(base_url=backend.url) as client:
-        jobs = client.jobs.list()
-    assert sorted(job.hyperparameters["n_epochs"] for job in jobs) == [1, 2]
-    assert len(RunIndex(tmp_path / "runs").entries()) == 2
-    champion = json.loads(
-        (tmp_path / "runs" / "support-tickets-sweep" / "champion.json").read_text()
-    )
-    assert champion["run_id"] in {o["state"]["run_id"] for o in outcomes}

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ftkit.backend.deps import OrgDep, StateDep
 from ftkit.backend.errors import bad_request, no_such
+from ftkit.backend.idempotency import IdempotencyKey, create_once, request_fingerprint
 from ftkit.backend.jobs_common import MAX_SEED, cancel_job, new_job, require_file
 from ftkit.backend.records import TERMINAL_STATUSES, EventRecord, JobRecord
 from ftkit.backend.routes.files import file_object
@@ -155,8 +156,11 @@ def _get(state: BackendState, org: OrgDep, fine_tune_id: str) -> JobRecord:
 
 
 @router.post("")
-def create_fine_tune(body: FineTuneCreate, state: StateDep, org: OrgDep) -> dict[str, Any]:
-    """Create a fine-tune; it starts `pending` with its `Created fine-tune` event."""
+def create_fine_tune(
+    body: FineTuneCreate, state: StateDep, org: OrgDep, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    """Create a fine-tune; it starts `pending` with its `Created fine-tune` event (an
+    `Idempotency-Key` seen before with the same body returns that fine-tune instead)."""
     if "suffix" in body.model_fields_set and body.suffix is None:
         raise bad_request("None is not of type 'string' - 'suffix'")
     require_file(state, org, body.training_file, "training_file")
@@ -164,26 +168,33 @@ def create_fine_tune(body: FineTuneCreate, state: StateDep, org: OrgDep) -> dict
         require_file(state, org, body.validation_file, "validation_file")
     n_classes = _check_classification(body)
     # One transaction: the object shows the job as created, before the scheduler adds events.
+    fingerprint = request_fingerprint("POST /v1/fine-tunes", body)
     with state.store.transaction():
-        job = new_job(
+        job = create_once(
             state,
             org,
-            "legacy",
-            model=body.model or "curie",
-            training_file=body.training_file,
-            validation_file=body.validation_file,
-            n_epochs=body.n_epochs or DEFAULT_N_EPOCHS,
-            batch_size=body.batch_size,
-            learning_rate_multiplier=body.learning_rate_multiplier,
-            prompt_loss_weight=body.prompt_loss_weight
-            if body.prompt_loss_weight is not None
-            else DEFAULT_PROMPT_LOSS_WEIGHT,
-            compute_classification_metrics=bool(body.compute_classification_metrics),
-            classification_n_classes=n_classes,
-            classification_positive_class=body.classification_positive_class,
-            classification_betas=body.classification_betas,
-            suffix=body.suffix,
-            seed=secrets.randbelow(MAX_SEED),
+            idempotency_key,
+            fingerprint,
+            lambda: new_job(
+                state,
+                org,
+                "legacy",
+                model=body.model or "curie",
+                training_file=body.training_file,
+                validation_file=body.validation_file,
+                n_epochs=body.n_epochs or DEFAULT_N_EPOCHS,
+                batch_size=body.batch_size,
+                learning_rate_multiplier=body.learning_rate_multiplier,
+                prompt_loss_weight=body.prompt_loss_weight
+                if body.prompt_loss_weight is not None
+                else DEFAULT_PROMPT_LOSS_WEIGHT,
+                compute_classification_metrics=bool(body.compute_classification_metrics),
+                classification_n_classes=n_classes,
+                classification_positive_class=body.classification_positive_class,
+                classification_betas=body.classification_betas,
+                suffix=body.suffix,
+                seed=secrets.randbelow(MAX_SEED),
+            ),
         )
         return fine_tune_object(state, job)
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ftkit.backend import lifecycle
 from ftkit.backend.deps import OrgDep, StateDep
 from ftkit.backend.errors import bad_request, no_such
+from ftkit.backend.idempotency import IdempotencyKey, create_once, request_fingerprint
 from ftkit.backend.jobs_common import (
     MAX_SEED,
     already_finished,
@@ -187,31 +188,41 @@ def _fail_at_step(metadata: dict[str, str] | None) -> int | None:
 
 
 @router.post("")
-def create_job(body: JobCreate, state: StateDep, org: OrgDep) -> dict[str, Any]:
-    """Create a job; it starts in `validating_files`."""
+def create_job(
+    body: JobCreate, state: StateDep, org: OrgDep, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    """Create a job; it starts in `validating_files` (an `Idempotency-Key` seen before with the
+    same body returns that job instead)."""
     hyper = _hyperparameters(body)
     require_file(state, org, body.training_file, "training_file")
     if body.validation_file is not None:
         require_file(state, org, body.validation_file, "validation_file")
     fail_at = _fail_at_step(body.metadata)
-    job = new_job(
+    fingerprint = request_fingerprint("POST /v1/fine_tuning/jobs", body)
+    job = create_once(
         state,
         org,
-        "jobs",
-        model=body.model,
-        training_file=body.training_file,
-        validation_file=body.validation_file,
-        n_epochs=_value(hyper.n_epochs),
-        batch_size=_value(hyper.batch_size),
-        learning_rate_multiplier=_value(hyper.learning_rate_multiplier),
-        suffix=body.suffix,
-        seed=body.seed if body.seed is not None else secrets.randbelow(MAX_SEED),
-        metadata=body.metadata,
-        integrations=[i.model_dump() for i in body.integrations] if body.integrations else None,
-        fail_at_step=fail_at,
-        fail_message=f"The job failed at step {fail_at} (injected by metadata)."
-        if fail_at
-        else None,
+        idempotency_key,
+        fingerprint,
+        lambda: new_job(
+            state,
+            org,
+            "jobs",
+            model=body.model,
+            training_file=body.training_file,
+            validation_file=body.validation_file,
+            n_epochs=_value(hyper.n_epochs),
+            batch_size=_value(hyper.batch_size),
+            learning_rate_multiplier=_value(hyper.learning_rate_multiplier),
+            suffix=body.suffix,
+            seed=body.seed if body.seed is not None else secrets.randbelow(MAX_SEED),
+            metadata=body.metadata,
+            integrations=[i.model_dump() for i in body.integrations] if body.integrations else None,
+            fail_at_step=fail_at,
+            fail_message=f"The job failed at step {fail_at} (injected by metadata)."
+            if fail_at
+            else None,
+        ),
     )
     return job_object(job)
 

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 import tiktoken
 
-from ftkit.backend.sampling import Choice, SamplingParams, generate
+from ftkit.backend.sampling import CHAT_MAX_TOKENS, Choice, SamplingParams, generate
 from ftkit.backend.training.decoding import TrieContinuation
 from ftkit.backend.training.examples import Format, render_chat
 from ftkit.backend.training.features import N_FEATURES, PromptVectorizer
@@ -30,7 +30,6 @@ from ftkit.data.tokens import encoding_name, get_encoding
 
 PROMPT_LM_ALPHA = 0.01
 BACKGROUND_ALPHA = 0.01
-CHAT_MAX_TOKENS = 512
 CONTEXT_LENGTHS = {
     "babbage-002": 16384,
     "davinci-002": 16384,

@@ -1,0 +1,88 @@
+"""`ftkit run` of a sweep config, and `ftkit sweeps show`: a sweep's leaderboard.
+
+A sweep exits 0 when every trial succeeded, 1 when one failed, 3 when one was cancelled (the
+others still ran); 2 for a config or data error before anything started.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ftkit.cli._common import FormatOpt, OutputFormat, print_json
+from ftkit.config import ExperimentConfig
+
+if TYPE_CHECKING:
+    from ftkit.sweeps.leaderboard import Leaderboard
+
+sweeps_app = typer.Typer(help="Inspect sweeps and their leaderboards.", no_args_is_help=True)
+
+RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="The runs directory.")]
+EXIT_CODES = {"succeeded": 0, "cancelled": 3}
+
+
+def run_sweep(config: ExperimentConfig, output: OutputFormat, *, over_budget: bool) -> None:
+    """Print the sweep's cost estimate and refuse it above the budget (before anything starts);
+    then run every trial under one parent flow run and print the leaderboard."""
+    import asyncio
+
+    from ftkit.cli.run import prefect_and_api
+    from ftkit.sweeps.budget import check_budget, sweep_cost
+    from ftkit.sweeps.search import expand_sweep
+
+    cost = sweep_cost(config, expand_sweep(config))
+    typer.echo(cost.summary(), err=output is OutputFormat.json)
+    check_budget(cost, over_budget=over_budget)
+    with prefect_and_api(config) as base_url:
+        from flows.sweep import fine_tune_sweep
+
+        outcome = asyncio.run(fine_tune_sweep(config, base_url=base_url))
+    board = outcome.leaderboard
+    if output is OutputFormat.json:
+        print_json(outcome)
+    else:
+        print_leaderboard(board)
+        typer.echo(f"leaderboard  {Path(outcome.folder) / 'leaderboard.html'}")
+    raise typer.Exit(max(EXIT_CODES.get(row.status, 1) for row in board.rows))
+
+
+@sweeps_app.command("show")
+def show(
+    sweep: Annotated[str, typer.Argument(help="Sweep id (prefix), experiment/sweep-id or folder.")],
+    output: FormatOpt = OutputFormat.text,
+    runs_dir: RunsDirOpt = Path("runs"),
+) -> None:
+    """Print a sweep's leaderboard, ranked from its trials' run folders (no API calls).
+
+    Example: ftkit sweeps show 855f9147b1 --format json
+    """
+    from ftkit.sweeps.folder import SweepFolder
+
+    board = SweepFolder.open(sweep, runs_dir).leaderboard()
+    if output is OutputFormat.json:
+        print_json(board)
+        return
+    print_leaderboard(board)
+
+
+def print_leaderboard(board: Leaderboard) -> None:
+    """The headline, the table in rank order, the tie rule and any trial errors."""
+    from ftkit.sweeps.pages import headline, table
+    from ftkit.sweeps.render import text_table
+
+    typer.echo(headline(board))
+    for line in text_table(*table(board)):
+        typer.echo("  " + line)
+    typer.echo(f"ties: {board.tie_break}")
+    if board.best_report:
+        typer.echo(f"best report  {board.best_report}")
+    for row in board.rows:
+        if row.error:
+            typer.echo(f"error    {row.run_id}: {row.error}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ftkit sweeps` to the ftkit app."""
+    app.add_typer(sweeps_app, name="sweeps")
