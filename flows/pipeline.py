@@ -33,6 +33,7 @@ from ftkit.config import ExperimentConfig
 from ftkit.data.models import PreparedData
 from ftkit.errors import (
     APIConnectionError,
+    DataError,
     InternalServerError,
     QuotaExceededError,
     RateLimitError,
@@ -40,7 +41,7 @@ from ftkit.errors import (
 from ftkit.evaluate import EvaluationResult
 from ftkit.report import Report
 from ftkit.results import ResultsSummary
-from ftkit.runs import RunFolder, RunOutcome, steps
+from ftkit.runs import RunFolder, RunOutcome, moderation, steps
 from ftkit.runs.endpoint import api_base_url
 
 RETRY_DELAYS_S = [5.0, 30.0]
@@ -76,8 +77,24 @@ api_task = task(
 async def prepare(run: RunFolder, config: ExperimentConfig) -> PreparedData:
     """Validate and split the dataset; data errors fail here with their findings."""
     with run.timed("prepare"):
-        prepared = steps.prepare(run, config)
+        try:
+            prepared = steps.prepare(run, config)
+        except DataError as exc:
+            await artifacts.publish_data_failure(run, exc)
+            raise
     artifacts.log_findings(prepared)
+    return prepared
+
+
+@api_task
+async def moderate(
+    client: AsyncClient, run: RunFolder, config: ExperimentConfig, prepared: PreparedData
+) -> PreparedData:
+    """The `data.moderation` pre-screen: flagged lines fail the run, are dropped, or listed."""
+    with run.timed("moderate"):
+        prepared = await moderation.screen(client, run, config, prepared)
+    if prepared.moderation is not None and prepared.moderation.flagged:
+        get_run_logger().warning(prepared.moderation.summary())
     return prepared
 
 
@@ -113,7 +130,8 @@ async def follow(client: AsyncClient, run: RunFolder, config: ExperimentConfig, 
                 steps.follow(client, run, config, job, progress.update),
                 cancel=lambda: steps.cancel(client, run, job),
             )
-        except Exception:
+        except Exception as exc:
+            await progress.stopped(exc)
             await artifacts.publish_failure(run)
             raise
         await progress.finish(job)
@@ -141,7 +159,7 @@ async def report(run: RunFolder, config: ExperimentConfig, promote: bool = True)
     """Write the report files, apply the quality gate, publish summary, metrics and link."""
     with run.timed("report"):
         built = steps.report(run, config, promote=promote)
-    await artifacts.publish_report(run, built)
+    await artifacts.publish_report(run, built, config.report.base_url)
     return built
 
 
@@ -174,6 +192,8 @@ async def fine_tune_pipeline(
                 if job is not None:
                     get_run_logger().info("Re-attached to existing job %s (%s)", job.id, job.status)
                 else:
+                    if config.data.moderation is not None:
+                        prepared = await moderate(client, run, config, prepared)
                     file_ids = await upload(client, run, prepared)
                     job = await create_job(client, run, config, prepared, file_ids)
                 if detach:

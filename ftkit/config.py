@@ -118,6 +118,18 @@ class ChecksConfig(_Section):
     count_tokens: bool = Field(True, description="Exact token counts (slower) and a cost estimate.")
 
 
+class ModerationConfig(_Section):
+    """Screen every training/validation example with the provider's /v1/moderations."""
+
+    on_flagged: Literal["fail", "drop", "warn"] = Field(
+        "fail",
+        description="fail: stop before upload; drop: upload without flagged examples "
+        "(kept in prepared/flagged-<split>.jsonl); warn: upload all, list them.",
+    )
+    model: str = Field("omni-moderation-latest", description="Moderation model to ask.")
+    batch_size: int = Field(32, ge=1, le=1000, description="Examples per request.")
+
+
 class DataConfig(_Section):
     """The dataset and how to prepare it."""
 
@@ -130,6 +142,9 @@ class DataConfig(_Section):
     split: SplitConfig = Field(default_factory=SplitConfig)
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
     fixes: list[FixName] = Field(default_factory=list, description="Opt-in fixes, in order.")
+    moderation: ModerationConfig | None = Field(
+        None, description="Optional moderation pre-screen between prepare and upload."
+    )
     prices_per_1k_tokens: dict[str, float] = Field(
         default_factory=dict,
         description="Training price per 1K tokens by model, overriding the built-in table.",
@@ -273,6 +288,16 @@ class SweepConfig(_Section):
         return self
 
 
+class ReportConfig(_Section):
+    """Where the report link in the Prefect UI points."""
+
+    base_url: str | None = Field(
+        None,
+        description="URL of `ftkit reports serve` (serving runs_dir); default: the "
+        "FTKIT_REPORTS_URL environment variable, else a file:// link.",
+    )
+
+
 class ExperimentConfig(_Section):
     """One experiment: data, provider, job, evaluation, and when to run it."""
 
@@ -285,6 +310,7 @@ class ExperimentConfig(_Section):
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     sweep: SweepConfig = Field(default_factory=SweepConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
     runs_dir: Path = Field(Path("runs"), description="Where run folders go.")
 
 

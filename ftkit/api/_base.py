@@ -510,6 +510,15 @@ class BaseClient:
             for i, c in enumerate(choices)
         ]
 
+    def _op_moderate(
+        self, model: str, texts: Sequence[str]
+    ) -> Generator[Any, Any, list[dict[str, Any]]]:
+        """`/moderations` results (flagged, categories, category_scores), one per text."""
+        payload = yield Call(
+            "POST", "/moderations", what="moderations", json={"model": model, "input": list(texts)}
+        )
+        return list(payload.get("results") or [])
+
     def _op_chat(
         self, model: str, messages: Sequence[dict[str, Any]], options: dict[str, Any]
     ) -> Generator[Any, Any, list[ChatChoice]]:

@@ -66,6 +66,7 @@ class AsyncClient(BaseClient):
         self.models = AsyncModels(self)
         self.completions = AsyncCompletions(self)
         self.chat = AsyncChat(self)
+        self.moderations = AsyncModerations(self)
 
     async def close(self) -> None:
         """Close the connection pool (only if this client created it)."""
@@ -383,3 +384,14 @@ class AsyncChat:
             **extra,
         )
         return await self._c._run(self._c._op_chat(model, messages, options))
+
+
+class AsyncModerations:
+    """Moderation (is this text harmful, and how)."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._c = client
+
+    async def create(self, model: str, texts: Sequence[str]) -> builtins.list[dict[str, Any]]:
+        """One result per text, in order (retried like every call)."""
+        return await self._c._run(self._c._op_moderate(model, texts))

@@ -5,8 +5,10 @@ so there is no way to ask "what came after X". Each poll therefore reads the new
 small `limit` and walks older pages only until it meets the last event already delivered (the
 cursor's `last_id`, the "marker"). The limit is the number of new events seen last time (+10%) + 1,
 so a steady job costs one events request per poll that re-reads one old event (the marker); a
-burst costs a few more requests with smaller pages, never the history. Polling backs
-off while nothing changes.
+burst costs a few more requests with pages that double in size, never the history. A request
+that fails (after its own retries) is retried alone: the pages already read are kept and
+delivered, so the cursor advances by everything fetched. Polling backs off while nothing
+changes.
 
 legacy dialect (SSE). `GET /fine-tunes/{id}/events?stream=true` replays the whole history and
 then pushes new events. Legacy events have no id, so the cursor counts delivered events and keeps
@@ -119,77 +121,108 @@ def _follow_poll(
     max_poll_interval_s: float,
 ) -> Generator[Any, Any, None]:
     interval = poll_interval_s
-    limit = MAX_PAGE if cursor.last_id is None else RESUME_PAGE
+    walk = _Walk(cursor, MAX_PAGE if cursor.last_id is None else RESUME_PAGE)
+    status: JobStatus | None = None  # the job's status read after this poll's events
+    known: JobStatus | None = None  # the last status read at all
+    last_poll = False
     failures = 0
     while True:
         try:
-            # events first, then the job: each event is labelled with a status seen after it;
-            # a terminal job gets one more (usually empty) read for events of its last moments
-            new = yield from _new_events(client, job_id, cursor, limit)
-            job = yield from client._op_job_get(job_id)
-            if job.status.terminal:
-                tail = cursor
-                for event in new:
-                    tail = advance(tail, event)
-                new += yield from _new_events(client, job_id, tail, RESUME_PAGE)
+            # events first, then the job: each event is labelled with a status seen after it
+            yield from walk.read(client, job_id)
+            if status is None:
+                status = known = (yield from client._op_job_get(job_id)).status
         except _TRANSIENT as exc:
-            # the request's own retries are used up: an outage; keep following, patiently
+            # the request's own retries are used up: an outage; keep following, patiently,
+            # from the request that failed (what was read stays read)
             failures += 1
             if failures > MAX_QUIET_RECONNECTS or isinstance(exc, QuotaExceededError):
+                yield from _deliver(walk, known, client)
                 raise
             if deadline.passed():
+                yield from _deliver(walk, known, client)
                 raise _timeout(job_id, timeout_s) from exc
             log.info("job %s: poll failed (%s); trying again", job_id, exc)
             yield Sleep(deadline.remaining(client.policy.delay(failures, None) or 0.0))
             continue
         failures = 0
-        for event in new:
-            cursor = advance(cursor, event)
-            yield Emit(FollowUpdate(event=event, job_status=job.status, cursor=cursor))
-        if job.status.terminal:
-            return
+        delivered = yield from _deliver(walk, status, client)
+        if status.terminal:
+            if last_poll:
+                return
+            # one more (usually empty) read for events of the job's last moments
+            last_poll = True
+            walk = _Walk(walk.cursor, RESUME_PAGE)
+            continue
         # expect as many new events as last time (+10%), +1 for the marker (the last delivered)
-        limit = min(MAX_PAGE, max(1, len(new) * 11 // 10) + 1)
-        interval = poll_interval_s if new else min(interval * 2, max_poll_interval_s)
+        walk = _Walk(walk.cursor, min(MAX_PAGE, max(1, delivered * 11 // 10) + 1))
+        status = None
+        interval = poll_interval_s if delivered else min(interval * 2, max_poll_interval_s)
         if deadline.passed():
             raise _timeout(job_id, timeout_s)
         yield Sleep(deadline.remaining(interval))
 
 
-def _new_events(
-    client: BaseClient, job_id: str, cursor: EventCursor, limit: int
-) -> Generator[Any, Any, list[JobEvent]]:
-    """Events newer than the cursor, oldest first, reading newest-first pages down to it."""
-    newest_first: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"limit": limit}
-    reached = False
-    while True:
-        page = yield Call(
-            "GET",
-            f"{client.dialect.jobs_path}/{job_id}/events",
-            what=f"list events of job {job_id}",
-            params=params,
-        )
-        data = page.get("data") or []
-        for item in data:
-            if cursor.last_id is not None and item.get("id") == cursor.last_id:
-                reached = True
-                break
-            newest_first.append(item)
-        if reached or not data or not page.get("has_more"):
-            break
-        # more new events than expected: the rest is probably a fraction of what came, so read
-        # older pages half as large (little overshoot past the marker, few extra requests)
-        limit = max(4, limit // 2)
-        params = {"limit": limit, "after": data[-1]["id"]}
-    items = newest_first[::-1]
-    if cursor.last_id is not None and not reached and cursor.seen:
-        # the marker is gone (history trimmed?): fall back to the count of delivered events
-        log.warning(
-            "job %s: last seen event %s not found; skipping by count", job_id, cursor.last_id
-        )
-        items = items[cursor.seen :]
-    return [client.dialect.parse_event(item, cursor.seen + i + 1) for i, item in enumerate(items)]
+def _deliver(walk: _Walk, status: JobStatus | None, client: BaseClient) -> Generator[Any, Any, int]:
+    """Emit the events a finished walk read (labelled `status`); how many there were."""
+    if not walk.done or status is None:
+        return 0
+    events = walk.take_events(client)
+    for event in events:
+        walk.cursor = advance(walk.cursor, event)
+        yield Emit(FollowUpdate(event=event, job_status=status, cursor=walk.cursor))
+    return len(events)
+
+
+class _Walk:
+    """One poll's read of the events newer than the cursor: newest-first pages down to the last
+    delivered event (the marker). A failed page leaves the pages already read in place, and
+    `read` goes on from the failed one. After a burst (a full page without the marker) each
+    older page is twice as large as the one before, so a backlog costs few requests."""
+
+    def __init__(self, cursor: EventCursor, limit: int) -> None:
+        self.cursor = cursor
+        self.params: dict[str, Any] = {"limit": limit}
+        self.newest_first: list[dict[str, Any]] = []
+        self.reached = False
+        self.done = False
+
+    def read(self, client: BaseClient, job_id: str) -> Generator[Any, Any, None]:
+        """Read pages until the marker, the end of the history, or a failure (which raises)."""
+        while not self.done:
+            page = yield Call(
+                "GET",
+                f"{client.dialect.jobs_path}/{job_id}/events",
+                what=f"list events of job {job_id}",
+                params=self.params,
+            )
+            data = page.get("data") or []
+            for item in data:
+                if self.cursor.last_id is not None and item.get("id") == self.cursor.last_id:
+                    self.reached = True
+                    break
+                self.newest_first.append(item)
+            if self.reached or not data or not page.get("has_more"):
+                self.done = True
+                return
+            limit = min(MAX_PAGE, int(self.params["limit"]) * 2)
+            self.params = {"limit": limit, "after": data[-1]["id"]}
+
+    def take_events(self, client: BaseClient) -> list[JobEvent]:
+        """The events read, oldest first (once: the walk is emptied)."""
+        items, self.newest_first = self.newest_first[::-1], []
+        cursor = self.cursor
+        if cursor.last_id is not None and not self.reached and cursor.seen:
+            # the marker is gone (history trimmed?): fall back to the count of delivered events
+            log.warning(
+                "job %s: last seen event %s not found; skipping by count",
+                cursor.job_id,
+                cursor.last_id,
+            )
+            items = items[cursor.seen :]
+        return [
+            client.dialect.parse_event(item, cursor.seen + i + 1) for i, item in enumerate(items)
+        ]
 
 
 def _follow_stream(

@@ -47,6 +47,11 @@ class BackendHandle:
         """Replace the fault plan (FaultPlan fields as keywords)."""
         return self._call("POST", "/_ftkit/faults", json=plan)
 
+    def faults(self) -> dict[str, Any] | None:
+        """The current fault plan (None when none is set)."""
+        plan: dict[str, Any] | None = self._call("GET", "/_ftkit/faults")
+        return plan
+
     def clear_faults(self) -> None:
         """Remove the fault plan."""
         self._call("DELETE", "/_ftkit/faults")
@@ -62,6 +67,11 @@ class BackendHandle:
     def set_timing(self, **timing: float) -> dict[str, Any]:
         """Change step_seconds / queue_seconds / time_scale at run time."""
         return self._call("POST", "/_ftkit/settings", json=timing)
+
+    def timing(self) -> dict[str, Any]:
+        """The current simulated delays."""
+        timing: dict[str, Any] = self._call("GET", "/_ftkit/settings")
+        return timing
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.http.request(method, self.root + path, **kwargs)

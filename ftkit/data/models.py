@@ -110,6 +110,36 @@ class CostEstimate(BaseModel):
     note: str
 
 
+class FlaggedLine(BaseModel):
+    """An example the provider's moderation flagged: where it is and why."""
+
+    split: SplitName
+    line: int = Field(description="1-based line in the prepared split file (before any drop).")
+    categories: list[str]
+
+
+class ModerationScreen(BaseModel):
+    """What the moderation pre-screen found and did (`data.moderation`)."""
+
+    model: str
+    on_flagged: Literal["fail", "drop", "warn"]
+    screened: int = Field(description="Examples sent to /v1/moderations.")
+    flagged: list[FlaggedLine] = Field(default_factory=list)
+    dropped: int = 0
+
+    def summary(self, listed: int = 10) -> str:
+        """One sentence naming the first flagged lines and their categories."""
+        named = ", ".join(
+            f"{f.split} line {f.line} ({', '.join(f.categories) or 'flagged'})"
+            for f in self.flagged[:listed]
+        )
+        more = f" and {len(self.flagged) - listed} more" if len(self.flagged) > listed else ""
+        return (
+            f"moderation ({self.model}) flagged {len(self.flagged)} of {self.screened} "
+            f"examples: {named}{more}; see prepared/validation.json"
+        )
+
+
 class PreparedData(BaseModel):
     """The result of preparing a dataset; also written as validation.json."""
 
@@ -137,6 +167,9 @@ class PreparedData(BaseModel):
     cost: CostEstimate
     fixes_applied: list[FixReport] = Field(default_factory=list)
     written: bool = Field(description="False when errors remain: no split files were written.")
+    moderation: ModerationScreen | None = Field(
+        None, description="The moderation pre-screen, when `data.moderation` asked for one."
+    )
 
 
 class DataValidationError(DataError):

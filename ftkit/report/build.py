@@ -71,6 +71,11 @@ def build_report(run_dir: Path, config: ExperimentConfig) -> Report:
     )
     if prepared is None:
         notes.append("no prepared/validation.json: the data summary is missing")
+    elif prepared.moderation is not None and prepared.moderation.flagged:
+        action = {"drop": "dropped before upload", "warn": "uploaded anyway"}.get(
+            prepared.moderation.on_flagged, "the run stopped before upload"
+        )
+        notes.append(f"{prepared.moderation.summary()} ({action})")
     if evaluation is None or prepared is None:
         notes.append("no evaluation in this run folder (evaluation.json, predictions.jsonl)")
     else:

@@ -8,7 +8,7 @@ is imported lazily: only rendering pays for it.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -87,11 +87,10 @@ def _series(report: Report, axes: Axes, suffix: str) -> None:
             continue
         # Per-batch values are noisy: show them faintly, with a moving average on top.
         (line,) = axes.plot(steps, ys, "-", linewidth=0.6, alpha=0.25)
-        window = max(5, len(points) // 40)
-        kernel = np.ones(window) / window
+        mean_steps, means, window = moving_average(steps, ys)
         axes.plot(
-            steps[window - 1 :],
-            np.convolve(ys, kernel, mode="valid"),
+            mean_steps,
+            means,
             "-",
             color=line.get_color(),
             linewidth=1.6,
@@ -100,6 +99,15 @@ def _series(report: Report, axes: Axes, suffix: str) -> None:
     axes.set_xlabel("step")
     axes.legend(fontsize="small")
     axes.grid(alpha=0.3)
+
+
+def moving_average(
+    steps: Sequence[float], values: Sequence[float]
+) -> tuple[Sequence[float], list[float], int]:
+    """The trailing mean of noisy per-batch values: (steps, means, window of len // 40, ≥ 5)."""
+    window = max(5, len(values) // 40)
+    means = np.convolve(values, np.ones(window) / window, mode="valid")
+    return steps[window - 1 :], [float(m) for m in means], window
 
 
 def _loss(report: Report, axes: Axes) -> None:

@@ -8,7 +8,6 @@ by run key) is re-attached instead of created, and following resumes from the sa
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -20,13 +19,13 @@ from ftkit.data.prepare import prepare_dataset
 from ftkit.errors import JobFailedError
 from ftkit.evaluate import EvaluationResult, evaluate_run
 from ftkit.report import Report, report_run
+from ftkit.report.loss_chart import step_of
 from ftkit.results import ResultsSummary, parse_results, summarize
 from ftkit.runs.atomic import read_json, write_bytes_atomic, write_json_atomic
 from ftkit.runs.folder import RunFolder
 from ftkit.runs.state import RunError
 
 OnUpdate = Callable[[FollowUpdate], Awaitable[None]]
-_STEP = re.compile(r"\bStep (\d+)/(\d+)")
 
 
 def prepare(run: RunFolder, config: ExperimentConfig) -> PreparedData:
@@ -250,8 +249,4 @@ def record_job(run: RunFolder, job: Job) -> None:
 
 def training_progress(update: FollowUpdate) -> tuple[int, int] | None:
     """(steps done, total steps) from a metrics event, if it says."""
-    data = update.event.data or {}
-    if isinstance(data.get("step"), int) and isinstance(data.get("total_steps"), int):
-        return data["step"], data["total_steps"]
-    match = _STEP.search(update.event.message)
-    return (int(match[1]), int(match[2])) if match else None
+    return step_of(update.event.message, update.event.data)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftkit.report.model import read_report
+from ftkit.report.plots import SMOOTH_ABOVE, moving_average
 from ftkit.sweeps.leaderboard import HEADLINE, Leaderboard, TrialRow
 from ftkit.sweeps.search import short_names
 
@@ -159,7 +161,8 @@ def _metric_against(board: Leaderboard, key: str, axes: Axes) -> None:
 
 def _loss_curves(board: Leaderboard, runs_dir: Path, axes: Axes) -> bool:
     drawn = False
-    for row in board.rows:
+    for index, row in enumerate(board.rows):
+        color = f"C{index % 10}"
         path = runs_dir / board.experiment / row.run_id / "report.json"
         training = read_report(path).training if path.is_file() else None
         if training is None:
@@ -172,13 +175,19 @@ def _loss_curves(board: Leaderboard, runs_dir: Path, axes: Axes) -> bool:
                 )
                 if value is not None
             ]
-            if points:
-                steps, values = zip(*points, strict=True)
-                axes.plot(steps, values, style, linewidth=1, label=f"{row.run_id} {series}")
-                drawn = True
+            if not points:
+                continue
+            steps: Sequence[float] = [float(step) for step, _ in points]
+            values: Sequence[float] = [value for _, value in points]
+            label = f"{row.run_id} {series}"
+            if len(points) > SMOOTH_ABOVE:
+                steps, values, window = moving_average(steps, values)
+                label += f" (mean of {window})"
+            axes.plot(steps, values, style, color=color, linewidth=1.2, label=label)
+            drawn = True
     axes.set_xlabel("step")
     axes.set_ylabel("loss")
-    axes.set_title("Loss curves of every trial (train solid, validation dashed)")
+    axes.set_title("Loss of every trial (train solid, validation dashed)")
     axes.legend(fontsize="x-small")
     axes.grid(alpha=0.3)
     return drawn
