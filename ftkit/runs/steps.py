@@ -16,12 +16,13 @@ from ftkit.api.local_files import path_inside, plain_name
 from ftkit.config import ExperimentConfig, JobConfig
 from ftkit.data.models import PreparedData
 from ftkit.data.prepare import prepare_dataset
-from ftkit.errors import JobFailedError
+from ftkit.errors import JobFailedError, NotFoundError, UnknownJobError
 from ftkit.evaluate import EvaluationResult, evaluate_run
 from ftkit.report import Report, report_run
 from ftkit.report.loss_chart import step_of
 from ftkit.results import ResultsSummary, parse_results, summarize
 from ftkit.runs.atomic import read_json, write_bytes_atomic, write_json_atomic
+from ftkit.runs.endpoint import BACKEND_DIR_ENV, default_backend_dir
 from ftkit.runs.folder import RunFolder
 from ftkit.runs.state import RunError
 
@@ -54,11 +55,18 @@ def split_path(prepared: PreparedData, split: str) -> Path:
 async def attach(client: AsyncClient, run: RunFolder) -> Job | None:
     """The job an earlier attempt created (recorded in run.json or found by run key), if any."""
     state = run.load_state()
-    job = (
-        await client.jobs.get(state.job_id)
-        if state.job_id
-        else await client.jobs.find_by_run_key(state.run_key)
-    )
+    if state.job_id is None:
+        job = await client.jobs.find_by_run_key(state.run_key)
+    else:
+        try:
+            job = await client.jobs.get(state.job_id)
+        except NotFoundError:
+            raise UnknownJobError(
+                f"{run.path}: the API at {client.endpoint.base_url} does not know job "
+                f"{state.job_id}, which this run recorded: point the run at the provider or "
+                "backend that ran it (the embedded backend's state folder is "
+                f"{default_backend_dir()}, set by {BACKEND_DIR_ENV}). The run was left as it was."
+            ) from None
     if job is not None:
         record_job(run, job)
     return job
