@@ -1,6 +1,7 @@
-"""A throwaway `prefect server start` (UI included) on a free loopback port, with its own home.
+"""Local servers for tests and scripts: a throwaway `prefect server start` (UI included) on a
+free loopback port with its own home, and `ftkit reports serve` over a runs folder.
 
-For tests and scripts that need what the ephemeral API and the test harness lack: the UI.
+The Prefect server is for what the ephemeral API and the test harness lack: the UI.
 """
 
 from __future__ import annotations
@@ -59,3 +60,23 @@ def _healthy(url: str) -> bool:
         return httpx.get(f"{url}/health", timeout=10).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+@contextmanager
+def reports_server(runs_dir: Path) -> Iterator[str]:
+    """`ftkit reports serve` over `runs_dir` on a free port; yields its base URL."""
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "ftkit"), "reports", "serve",
+         "--runs-dir", str(runs_dir), "--port", "0"],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stderr is not None
+        for line in server.stderr:  # serving … read-only at http://127.0.0.1:PORT/
+            if " read-only at " in line:
+                yield line.rsplit(" at ", 1)[1].strip().rstrip("/")
+                break
+        else:
+            raise RuntimeError("ftkit reports serve did not start")
+    finally:
+        stop_process(server)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import subprocess
+from typing import Any
 
 
-def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+def stop_process(process: subprocess.Popen[Any], timeout_s: float = 30.0) -> None:
     """SIGTERM, then SIGKILL if the process has not exited within `timeout_s`."""
     process.terminate()
     try:

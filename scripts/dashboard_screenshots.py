@@ -17,35 +17,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from flows.local_server import prefect_server
+from flows.local_server import prefect_server, reports_server
 from ftkit.browser import Page, headless_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SETTLE_S = 5.0
 """After the page shows its content: time for fonts, charts and the flow run graph to draw."""
-
-
-@contextmanager
-def reports_server(runs_dir: Path) -> Iterator[str]:
-    """`ftkit reports serve` on a free port; yields its base URL."""
-    server = subprocess.Popen(
-        [str(BIN / "ftkit"), "reports", "serve", "--runs-dir", str(runs_dir), "--port", "0"],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stderr is not None
-        yield server.stderr.readline().rsplit(" at ", 1)[1].strip().rstrip("/")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def run_quickstart(api_url: str, runs_dir: Path, reports_url: str) -> dict[str, str]:

@@ -10,14 +10,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from flows.local_server import prefect_server
+from flows.local_server import prefect_server, reports_server
 from ftkit.browser import chromium_path, headless_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,23 +24,6 @@ FTKIT = str(Path(sys.executable).parent / "ftkit")
 pytestmark = pytest.mark.skipif(
     chromium_path() is None, reason="headless Chromium is not installed (apt-get install chromium)"
 )
-
-
-@contextmanager
-def reports_server(runs_dir: Path) -> Iterator[str]:
-    """`ftkit reports serve` on a free port; yields its base URL."""
-    server = subprocess.Popen(
-        [FTKIT, "reports", "serve", "--runs-dir", str(runs_dir), "--port", "0"],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stderr is not None
-        first = server.stderr.readline()  # serving … read-only at http://127.0.0.1:PORT/
-        yield first.rsplit(" at ", 1)[1].strip().rstrip("/")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def link_artifact(api_url: str, key: str) -> dict[str, str]:
