@@ -1,5 +1,5 @@
-"""The sweep folder: runs/<experiment>/sweeps/<sweep-id>/ with sweep.json (the plan) and the
-leaderboard (leaderboard.json, .md, .html, plots/*.png). The trials' own folders stay where
+"""The sweep folder: runs/<experiment>/sweeps/<sweep-id>/ with sweep.json (the plan),
+flow_run.json (the parent flow run working on it) and the leaderboard (leaderboard.json, .md, .html, plots/*.png). The trials' own folders stay where
 every run's folder is, runs/<experiment>/<run-id>/."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ class SweepFolder:
         self.path = path
 
     plan_json = property(lambda self: self.path / "sweep.json")
+    flow_run_json = property(lambda self: self.path / "flow_run.json")
     leaderboard_json = property(lambda self: self.path / "leaderboard.json")
     leaderboard_md = property(lambda self: self.path / "leaderboard.md")
     leaderboard_html = property(lambda self: self.path / "leaderboard.html")
@@ -54,6 +55,16 @@ class SweepFolder:
             msg = f"sweep {ref!r} is ambiguous ({names}); give more of the id."
             raise ConfigError(msg)
         return cls(matches[0].parent.resolve())
+
+    def flow_run_id(self) -> str | None:
+        """The parent flow run that last worked on this sweep, if any."""
+        if not self.flow_run_json.is_file():
+            return None
+        return str(read_json(self.flow_run_json)["flow_run_id"])
+
+    def record_flow_run(self, flow_run_id: str) -> None:
+        """Remember the parent flow run now working on this sweep."""
+        write_json_atomic(self.flow_run_json, {"flow_run_id": flow_run_id})
 
     def load_plan(self) -> SweepPlan:
         """sweep.json as a SweepPlan."""
