@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ftkit.config import ExperimentConfig
 from ftkit.errors import ConfigError
 from ftkit.runs.atomic import read_json, write_bytes_atomic, write_json_atomic
 from ftkit.sweeps.leaderboard import Leaderboard, build_leaderboard
 from ftkit.sweeps.pages import PLOTS_DIR, render_html, render_markdown, render_plots
-from ftkit.sweeps.search import SweepPlan
+from ftkit.sweeps.search import SweepPlan, expand_sweep, plan_sweep
 
 SWEEPS_DIR = "sweeps"
 
@@ -37,6 +38,16 @@ class SweepFolder:
         """Create (or reuse) the folder of this sweep and write its plan."""
         folder = cls((runs_dir / plan.experiment / SWEEPS_DIR / plan.sweep_id).resolve())
         write_json_atomic(folder.plan_json, plan.model_dump(mode="json"))
+        return folder
+
+    @classmethod
+    def of_config(cls, config: ExperimentConfig) -> SweepFolder:
+        """The folder of the sweep this config asks for (its trials' run keys name it)."""
+        plan = plan_sweep(config, expand_sweep(config))
+        folder = cls((config.runs_dir / plan.experiment / SWEEPS_DIR / plan.sweep_id).resolve())
+        if not folder.plan_json.is_file():
+            msg = f"sweep {plan.sweep_id} of this config has not run yet (no {folder.plan_json})."
+            raise ConfigError(msg)
         return folder
 
     @classmethod
