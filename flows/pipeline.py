@@ -33,6 +33,7 @@ from ftkit.config import ExperimentConfig
 from ftkit.data.models import PreparedData
 from ftkit.errors import (
     APIConnectionError,
+    DataError,
     InternalServerError,
     QuotaExceededError,
     RateLimitError,
@@ -42,6 +43,7 @@ from ftkit.report import Report
 from ftkit.results import ResultsSummary
 from ftkit.runs import RunFolder, RunOutcome, moderation, steps
 from ftkit.runs.endpoint import api_base_url
+from ftkit.runs.lease import Lease, LeaseHolder
 
 RETRY_DELAYS_S = [5.0, 30.0]
 
@@ -76,9 +78,19 @@ api_task = task(
 async def prepare(run: RunFolder, config: ExperimentConfig) -> PreparedData:
     """Validate and split the dataset; data errors fail here with their findings."""
     with run.timed("prepare"):
-        prepared = steps.prepare(run, config)
+        try:
+            prepared = steps.prepare(run, config)
+        except DataError as exc:
+            await artifacts.publish_data_failure(run, exc)
+            raise
     artifacts.log_findings(prepared)
     return prepared
+
+
+@api_task
+async def attach(client: AsyncClient, run: RunFolder) -> Job | None:
+    """The job an earlier attempt created, if any (retried while the provider is down)."""
+    return await steps.attach(client, run)
 
 
 @api_task
@@ -125,7 +137,8 @@ async def follow(client: AsyncClient, run: RunFolder, config: ExperimentConfig, 
                 steps.follow(client, run, config, job, progress.update),
                 cancel=lambda: steps.cancel(client, run, job),
             )
-        except Exception:
+        except Exception as exc:
+            await progress.stopped(exc)
             await artifacts.publish_failure(run)
             raise
         await progress.finish(job)
@@ -153,7 +166,7 @@ async def report(run: RunFolder, config: ExperimentConfig, promote: bool = True)
     """Write the report files, apply the quality gate, publish summary, metrics and link."""
     with run.timed("report"):
         built = steps.report(run, config, promote=promote)
-    await artifacts.publish_report(run, built)
+    await artifacts.publish_report(run, built, config.report.base_url)
     return built
 
 
@@ -176,25 +189,39 @@ async def fine_tune_pipeline(
     if run.is_up_to_date(config):
         get_run_logger().info("Run %s is up to date (%s)", run.path, run.load_state().status)
         return run.outcome(up_to_date=True)
-    await settle_abandoned(run.load_state().flow_run_id, current_id=flow_run.id)
-    run.start_attempt(config, flow_run_id=flow_run.id)
-    with run.recording_errors(), api_base_url(config, base_url) as url:
-        async with AsyncClient(config.provider, base_url=url) as client:
-            prepared = await prepare(run, config)
-            async with job_slot(config.provider):
-                job = await steps.attach(client, run)
-                if job is None:
-                    if config.data.moderation is not None:
-                        prepared = await moderate(client, run, config, prepared)
-                    file_ids = await upload(client, run, prepared)
-                    job = await create_job(client, run, config, prepared, file_ids)
-                if detach:
-                    return run.outcome()
-                job = await follow(client, run, config, job)
-            if job.status is JobStatus.cancelled:
-                return Cancelled(message=f"Fine-tune job {job.id} was cancelled.")
-            await fetch_results(client, run, job)
-            await evaluate(client, run, config, job)
-        await report(run, config, promote)
-    run.succeed()
-    return run.outcome()
+    # one runner per run key: a second runner waits here, reading only, until the first ends
+    async with Lease(run.path, label=f"flow run {flow_run.id}").held(_waiting_for) as lease:
+        if run.is_up_to_date(config):  # the runner waited for finished it
+            return run.outcome(up_to_date=True)
+        await settle_abandoned(run.load_state().flow_run_id, current_id=flow_run.id)
+        run.start_attempt(config, flow_run_id=flow_run.id)
+        with run.recording_errors(), api_base_url(config, base_url) as url:
+            async with AsyncClient(config.provider, base_url=url) as client:
+                prepared = await prepare(run, config)
+                async with job_slot(config.provider):
+                    job = await attach(client, run)
+                    if job is None:
+                        if config.data.moderation is not None:
+                            prepared = await moderate(client, run, config, prepared)
+                        lease.check()
+                        file_ids = await upload(client, run, prepared)
+                        lease.check()
+                        job = await create_job(client, run, config, prepared, file_ids)
+                    if detach:
+                        return run.outcome()
+                    job = await follow(client, run, config, job)
+                lease.check()
+                if job.status is JobStatus.cancelled:
+                    return Cancelled(message=f"Fine-tune job {job.id} was cancelled.")
+                await fetch_results(client, run, job)
+                await evaluate(client, run, config, job)
+            await report(run, config, promote)
+        run.succeed()
+        return run.outcome()
+
+
+def _waiting_for(holder: LeaseHolder) -> None:
+    get_run_logger().warning(
+        "Another runner (%s) is working on this run; waiting for it, reading only",
+        holder.describe(),
+    )

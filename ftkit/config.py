@@ -288,6 +288,16 @@ class SweepConfig(_Section):
         return self
 
 
+class ReportConfig(_Section):
+    """Where the report link in the Prefect UI points."""
+
+    base_url: str | None = Field(
+        None,
+        description="URL of `ftkit reports serve` (serving runs_dir); default: the "
+        "FTKIT_REPORTS_URL environment variable, else a file:// link.",
+    )
+
+
 class ExperimentConfig(_Section):
     """One experiment: data, provider, job, evaluation, and when to run it."""
 
@@ -300,6 +310,7 @@ class ExperimentConfig(_Section):
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     sweep: SweepConfig = Field(default_factory=SweepConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
     runs_dir: Path = Field(Path("runs"), description="Where run folders go.")
 
 

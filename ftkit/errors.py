@@ -2,6 +2,7 @@
 
     FtkitError                      anything ftkit raises on purpose; the CLI prints it, no traceback
     ├── ConfigError                 a bad experiment config or override (exit 2)
+    │   └── UnknownJobError         the API does not know the run's recorded job (exit 2)
     ├── DataError                   a dataset that cannot be used as it is (exit 2)
     ├── APIError                    talking to a fine-tuning API went wrong (exit 1)
     │   ├── APIConnectionError      no answer: refused, dropped, DNS
@@ -36,6 +37,13 @@ class ConfigError(FtkitError):
     """The experiment config or a command-line override is wrong."""
 
     exit_code = 2
+
+
+class UnknownJobError(ConfigError):
+    """The API does not know the job a run folder records: it is another provider or backend.
+
+    The run folder is left as it was (a succeeded run stays succeeded).
+    """
 
 
 class DataError(FtkitError):

@@ -10,11 +10,20 @@ import tempfile
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="ftkit-test-prefect-"))
+# ftkit's per-user data folder (the embedded backend's default state, the last runs folder)
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="ftkit-test-data-")
 
 
 # --- the embedded backend (ftkit.backend) --------------------------------------------------------
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _own_backend_dir(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """Each test's in-process embedded backend (`ftkit run` with provider local) keeps its
+    state under the test's tmp_path, in subprocesses too."""
+    monkeypatch.setenv("FTKIT_BACKEND_DIR", str(tmp_path / ".ftkit" / "backend"))
 
 
 @pytest.fixture

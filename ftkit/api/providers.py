@@ -53,7 +53,8 @@ def resolve_endpoint(
         raise ConfigError(f"provider.base_url is required for provider kind {kind!r}: {hint}.")
     env = provider.api_key_env or DEFAULT_KEY_ENV.get(kind)
     key = api_key if api_key is not None else (os.environ.get(env) if env else None)
-    if not key and kind in ("openai", "azure"):
+    if not key and (kind in ("openai", "azure") or provider.api_key_env):
+        # a variable named in the config but unset would send no key: say which one
         raise ConfigError(
             f"No API key: set the environment variable {env} "
             f"(or name another one with provider.api_key_env)."

@@ -80,28 +80,31 @@ class MiniLMEmbedder:
     resizable = False
 
     def __init__(self, directory: Path) -> None:
-        from transformers import AutoModel, AutoTokenizer
-
-        self.tokenizer = AutoTokenizer.from_pretrained(directory)
-        self.model = AutoModel.from_pretrained(directory)
-        self.model.eval()
+        self.directory = directory
+        self._loaded: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str], dimensions: int | None = None) -> np.ndarray:
-        """Sentence embeddings, 32 texts per batch."""
+        """Sentence embeddings, 32 texts per batch (the model loads on first use)."""
         import torch
+        from transformers import AutoModel, AutoTokenizer
 
         rows = []
         with self._lock, torch.no_grad():
+            if self._loaded is None:
+                model = AutoModel.from_pretrained(self.directory)
+                model.eval()
+                self._loaded = AutoTokenizer.from_pretrained(self.directory), model
+            tokenizer, model = self._loaded
             for start in range(0, len(texts), 32):
-                batch = self.tokenizer(
+                batch = tokenizer(
                     list(texts[start : start + 32]),
                     padding=True,
                     truncation=True,
                     max_length=256,
                     return_tensors="pt",
                 )
-                hidden = self.model(**batch).last_hidden_state
+                hidden = model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 rows.append(pooled.numpy())

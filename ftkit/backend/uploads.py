@@ -95,6 +95,12 @@ def _callbacks(
         _, options = parse_options_header(headers.get(b"content-disposition", b""))
         part["name"] = options.get(b"name", b"").decode("utf-8", "replace")
         if b"filename" in options and part["name"] == "file":
+            if upload.filename is not None:
+                raise bad_request(
+                    "Only one file can be uploaded per request, but the body has more than one "
+                    "'file' part.",
+                    param="file",
+                )
             part["is_file"] = True
             upload.filename = options[b"filename"].decode("utf-8", "replace")
 

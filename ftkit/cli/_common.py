@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -26,6 +27,17 @@ class OutputFormat(enum.StrEnum):
 
 FormatOpt = Annotated[
     OutputFormat, typer.Option("--format", help="text for people, json for programs.")
+]
+RunsDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--runs-dir",
+        help="The runs folder. Default: $FTKIT_RUNS_DIR, ./runs if it has runs, else the one "
+        "`ftkit run` used last.",
+    ),
+]
+RunsConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="Find the runs folder from this config's runs_dir.")
 ]
 OverridesArg = Annotated[
     list[str] | None,

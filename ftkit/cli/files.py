@@ -8,6 +8,8 @@ right after the group name and are shared with `ftkit jobs`, e.g.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -100,11 +102,16 @@ def provider_config(ctx: typer.Context) -> ProviderConfig:
         raise ConfigError(f"invalid provider options: {problems}.") from None
 
 
-def open_client(ctx: typer.Context) -> Client:
-    """A Client for the provider the group options describe."""
+@contextmanager
+def open_client(ctx: typer.Context) -> Iterator[Client]:
+    """A Client for the provider the group options describe; for `local` without a URL, the
+    embedded backend on its default state folder (the one `ftkit run` uses) runs meanwhile."""
     from ftkit.api import Client
+    from ftkit.runs.endpoint import provider_base_url
 
-    return Client(provider_config(ctx))
+    provider = provider_config(ctx)
+    with provider_base_url(provider) as url, Client(provider, base_url=url) as client:
+        yield client
 
 
 def _file_line(item: FileObject) -> str:

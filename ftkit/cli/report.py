@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ftkit.cli._common import FormatOpt, OutputFormat, print_json
+from ftkit.cli._common import FormatOpt, OutputFormat, RunsDirOpt, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -26,9 +25,7 @@ def report(
             help="Apply the quality gate: a passing run becomes the experiment's champion.",
         ),
     ] = False,
-    runs_dir: Annotated[
-        Path, typer.Option("--runs-dir", help="The runs directory (for run ids).")
-    ] = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     output: FormatOpt = OutputFormat.text,
 ) -> None:
     """Rebuild report.json, report.md and report.html of a run from its files alone.
@@ -38,8 +35,9 @@ def report(
     from ftkit.report import report_run
     from ftkit.report.tables import gate_lines, metrics_table, references_table
     from ftkit.runs import RunFolder
+    from ftkit.runs.locate import locate_runs_dir
 
-    folder = RunFolder.open(run_ref, runs_dir)
+    folder = RunFolder.open(run_ref, locate_runs_dir(runs_dir))
     built, paths = report_run(folder.path, folder.load_config(), promote=promote)
     if output is OutputFormat.json:
         print_json(

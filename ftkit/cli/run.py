@@ -1,13 +1,14 @@
 """`ftkit run` and `ftkit follow`: run the fine-tuning pipeline flow from the command line.
 
 Exit codes: 0 succeeded (or up to date), 1 the job or the provider failed, 2 a config or data
-error, 3 cancelled.
+error, 3 cancelled, 143 stopped by SIGTERM (run.json `interrupted`; a re-run re-attaches).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ftkit.cli._common import FormatOpt, OutputFormat, OverridesArg, print_json
+from ftkit.cli._common import FormatOpt, OutputFormat, OverridesArg, RunsDirOpt, print_json
 from ftkit.config import ExperimentConfig, load_config
 from ftkit.errors import ConfigError, DataError, FtkitError, JobCancelledError
 
@@ -23,7 +24,6 @@ ConfigArg = Annotated[Path, typer.Argument(help="Experiment config (YAML).")]
 RunArg = Annotated[
     str, typer.Argument(help="Run id (or a unique prefix), experiment/run-id, or run folder.")
 ]
-RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="Where the run index lives.")]
 DetachOpt = Annotated[
     bool, typer.Option("--detach", help="Return once the job is created; `ftkit follow` later.")
 ]
@@ -42,7 +42,7 @@ HEADLINE = (
 )
 """Metrics printed after a run (when present); `ftkit runs show` lists them all."""
 
-# The machine may be offline: no telemetry from the Prefect client or its ephemeral server.
+# The machine may be offline: no telemetry from the Prefect client or its local server.
 PREFECT_DEFAULTS = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
 
@@ -74,15 +74,16 @@ def run(
 def follow(
     run_ref: RunArg,
     output: FormatOpt = OutputFormat.text,
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
 ) -> None:
     """Re-attach to a run (e.g. one started with --detach) and carry it to the end.
 
     Example: ftkit follow 3f2a9c
     """
     from ftkit.runs import RunFolder
+    from ftkit.runs.locate import locate_runs_dir
 
-    folder = RunFolder.open(run_ref, runs_dir)
+    folder = RunFolder.open(run_ref, locate_runs_dir(runs_dir))
     _run_and_exit(folder.load_config(), output, detach=False)
 
 
@@ -101,8 +102,12 @@ def deploy(config: ConfigArg, overrides: OverridesArg = None) -> None:
 
 def _run_and_exit(config: ExperimentConfig, output: OutputFormat, *, detach: bool) -> None:
     from ftkit.runs import RunFolder
+    from ftkit.runs.locate import remember_runs_dir
+    from ftkit.runs.preflight import preflight
 
+    preflight(config)  # data files, provider URL and key: fail before Prefect starts
     folder = RunFolder.for_config(config)
+    remember_runs_dir(folder.runs_dir)  # `ftkit runs list` finds it from anywhere
     if folder.is_up_to_date(config):
         # nothing to do: answer from the run folder without starting Prefect
         _print_outcome(folder.outcome(up_to_date=True), output, detach=detach)
@@ -117,21 +122,52 @@ def _run_and_exit(config: ExperimentConfig, output: OutputFormat, *, detach: boo
 
 @contextmanager
 def prefect_and_api(config: ExperimentConfig) -> Iterator[str | None]:
-    """Check the providers' keys, start Prefect's API and the embedded backend (if used), and
-    yield the API base URL while flows run; ftkit's errors are logged without tracebacks."""
-    from ftkit.api import Client
+    """Check the data and the provider, point Prefect at the shared local server (or
+    PREFECT_API_URL), start the embedded backend (if used), and yield the API base URL while
+    flows run; ftkit's errors are logged without tracebacks; SIGTERM exits 143, the run
+    `interrupted`."""
     from ftkit.runs.endpoint import api_base_url
+    from ftkit.runs.preflight import preflight
 
-    if config.provider.kind != "local":
-        Client(config.provider).close()  # a missing key or URL fails here, before Prefect
+    preflight(config)  # before Prefect starts: a missing file, URL or key fails in < 1 s
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
-    from flows.ephemeral import EphemeralAPI
+    from prefect.exceptions import TerminationSignal
 
-    prefect_api = EphemeralAPI().start_in_background()
-    with _ftkit_errors_without_tracebacks(), api_base_url(config) as base_url:
-        prefect_api.wait()
-        yield base_url
+    from flows.shared_server import SharedPrefectServer
+
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    prefect_api = SharedPrefectServer().start()  # reused if running; boots meanwhile otherwise
+    try:
+        with (
+            _ftkit_errors_without_tracebacks(),
+            api_base_url(config) as base_url,
+            prefect_api.in_use(),
+        ):
+            yield base_url
+    except (Terminated, TerminationSignal):
+        typer.echo(
+            "interrupted: the remote job was left as it was; "
+            "run the same command again to re-attach",
+            err=True,
+        )
+        raise typer.Exit(Terminated.exit_code) from None
+    finally:
+        prefect_api.close()
+
+
+class Terminated(BaseException):
+    """SIGTERM reached `ftkit run`: stop cleanly (run.json `interrupted`), leave the job be.
+
+    Outside a flow run this handler raises it; during one, Prefect turns the signal into its
+    own TerminationSignal, settles the flow run and lets that one escape instead.
+    """
+
+    exit_code = 128 + signal.SIGTERM
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 async def _run_one(
@@ -177,10 +213,7 @@ def _print_outcome(outcome: Any, output: OutputFormat, *, detach: bool) -> None:
     if state.error is not None:
         typer.echo(f"error    {state.error.code}: {state.error.message}")
     if state.status == "failed" and state.job_id:
-        typer.echo(
-            "hint     one run key, one job: re-running this config reports the same failed job; "
-            "change the config or data (e.g. job.seed=...) to train a new one"
-        )
+        typer.echo(f"hint     {_failure_hint(Path(outcome.path))}")
     if detach and state.status == "running":
         typer.echo(f"follow   ftkit follow {state.run_id}")
         if _uses_embedded_backend(Path(outcome.path)):
@@ -188,6 +221,23 @@ def _print_outcome(outcome: Any, output: OutputFormat, *, detach: bool) -> None:
                 "note     the embedded backend stopped with this command; the job trains on "
                 "when `ftkit follow` (or `ftkit serve`) starts it again"
             )
+
+
+def _failure_hint(run_dir: Path) -> str:
+    """What to do after a failed run: only a job that itself failed needs a new seed; after an
+    outage the job may still be training, and a re-run re-attaches to it."""
+    from ftkit.runs.atomic import read_json
+
+    job = run_dir / "job.json"
+    if job.is_file() and read_json(job).get("status") == "failed":
+        return (
+            "one run key, one job: re-running this config reports the same failed job; "
+            "change the config or data (e.g. job.seed=...) to train a new one"
+        )
+    return (
+        "the job may still be running on the provider: run the same command again to "
+        "re-attach to it (this never starts a second job)"
+    )
 
 
 def _uses_embedded_backend(run_dir: Path) -> bool:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ftkit.cli._common import FormatOpt, OutputFormat, print_json
+from ftkit.cli._common import FormatOpt, OutputFormat, RunsConfigOpt, RunsDirOpt, print_json
 
 runs_app = typer.Typer(help="List and inspect runs (from runs/index.jsonl).", no_args_is_help=True)
-
-RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="The runs directory.")]
 
 
 @runs_app.command("list")
@@ -20,14 +17,17 @@ def list_runs(
         str | None, typer.Option("--experiment", "-e", help="Only this experiment.")
     ] = None,
     output: FormatOpt = OutputFormat.text,
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
+    config: RunsConfigOpt = None,
 ) -> None:
     """List runs, oldest first, with status, model and headline metrics.
 
     Example: ftkit runs list -e support-tickets --format json
     """
     from ftkit.runs import RunIndex
+    from ftkit.runs.locate import locate_runs_dir
 
+    runs_dir = locate_runs_dir(runs_dir, config)
     entries = [e for e in RunIndex(runs_dir).entries() if experiment in (None, e.experiment)]
     if output is OutputFormat.json:
         print_json(entries)
@@ -49,15 +49,17 @@ def list_runs(
 def show_run(
     run_ref: Annotated[str, typer.Argument(help="Run id (prefix), experiment/run-id or folder.")],
     output: FormatOpt = OutputFormat.text,
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
+    config: RunsConfigOpt = None,
 ) -> None:
     """Show one run: state, job, model, metrics, timings and its files.
 
     Example: ftkit runs show 3f2a9c
     """
     from ftkit.runs import RunFolder
+    from ftkit.runs.locate import locate_runs_dir
 
-    folder = RunFolder.open(run_ref, runs_dir)
+    folder = RunFolder.open(run_ref, locate_runs_dir(runs_dir, config))
     state = folder.load_state()
     files = sorted(str(p.relative_to(folder.path)) for p in folder.path.rglob("*") if p.is_file())
     if output is OutputFormat.json:

@@ -29,8 +29,13 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Where files, jobs and models are kept.")
-    ] = Path(".ftkit-backend"),
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Where files, jobs and models are kept. Default: the folder `ftkit run` uses "
+            "($FTKIT_BACKEND_DIR, else ~/.local/share/ftkit/backend).",
+        ),
+    ] = None,
     api_key: Annotated[
         list[str] | None,
         typer.Option(
@@ -74,6 +79,9 @@ def serve(
     from ftkit.backend import BackendSettings
     from ftkit.backend import serve as run_server
     from ftkit.backend.auth import read_key_file
+    from ftkit.runs.endpoint import default_backend_dir
+
+    data_dir = data_dir or default_backend_dir()
 
     if _on_command_line(ctx, "api_key") or _on_command_line(ctx, "admin_key"):
         typer.echo(ARGV_KEY_WARNING, err=True)

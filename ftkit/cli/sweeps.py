@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ftkit.cli._common import FormatOpt, OutputFormat, OverridesArg, print_json
+from ftkit.cli._common import FormatOpt, OutputFormat, OverridesArg, RunsDirOpt, print_json
 from ftkit.config import ExperimentConfig, load_config
 
 if TYPE_CHECKING:
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 sweeps_app = typer.Typer(help="Inspect sweeps and their leaderboards.", no_args_is_help=True)
 
-RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="The runs directory.")]
 EXIT_CODES = {"succeeded": 0, "cancelled": 3}
 
 
@@ -55,7 +54,7 @@ def show(
     ],
     overrides: OverridesArg = None,
     output: FormatOpt = OutputFormat.text,
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
 ) -> None:
     """Print a sweep's leaderboard, ranked from its trials' run folders (no API calls).
 
@@ -66,7 +65,9 @@ def show(
     if sweep.endswith((".yaml", ".yml")) and Path(sweep).is_file():
         folder = SweepFolder.of_config(load_config(sweep, overrides or []))
     else:
-        folder = SweepFolder.open(sweep, runs_dir)
+        from ftkit.runs.locate import locate_runs_dir
+
+        folder = SweepFolder.open(sweep, locate_runs_dir(runs_dir))
     board = folder.leaderboard()
     if output is OutputFormat.json:
         print_json(board)

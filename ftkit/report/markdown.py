@@ -25,7 +25,7 @@ def render_markdown(report: Report) -> str:
         ("Data findings", tables.findings_table(report)),
         ("Cost", tables.cost_table(report)),
     ]
-    parts += [f"## {title}\n\n{_table(table)}" for title, table in sections if table]
+    parts += [f"## {title}\n\n{markdown_table(table)}" for title, table in sections if table]
     plots = available_plots(report)
     if plots:
         parts.append(
@@ -37,8 +37,18 @@ def render_markdown(report: Report) -> str:
 
 
 def summary_markdown(report: Report) -> str:
-    """Overview, gate and headline metrics only: for a Prefect markdown artifact."""
-    return _summary(report) + "\n"
+    """Overview, gate, headline metrics and cost: for a Prefect markdown artifact."""
+    parts = [_summary(report)]
+    cost = tables.cost_table(report)
+    if cost is not None and report.cost is not None:
+        price = report.cost.price_per_1k_tokens
+        priced = (
+            f"${price:g} per 1K tokens ({report.cost.price_source})"
+            if price is not None
+            else f"no known price for {report.cost.model}"
+        )
+        parts.append(f"## Cost\n\n{markdown_table(cost)}\n\nPrice: {priced}.")
+    return "\n\n".join(parts) + "\n"
 
 
 def _summary(report: Report) -> str:
@@ -49,14 +59,15 @@ def _summary(report: Report) -> str:
     lines += [f"- {reason}" for reason in reasons] or ["- (no reasons recorded)"]
     metrics = tables.metrics_table(report)
     if metrics.rows:
-        lines += ["", "## Metrics", "", _table(metrics)]
+        lines += ["", "## Metrics", "", markdown_table(metrics)]
     references = tables.references_table(report)
     if references:
-        lines += ["", "## Reference rows (same examples)", "", _table(references)]
+        lines += ["", "## Reference rows (same examples)", "", markdown_table(references)]
     return "\n".join(lines)
 
 
-def _table(table: Table) -> str:
+def markdown_table(table: Table) -> str:
+    """A Markdown table; pipes escaped, newlines shown as \\n so each row stays one line."""
     header = "| " + " | ".join(_cell(h) for h in table.headers) + " |"
     rule = "|" + "|".join("---" for _ in table.headers) + "|"
     rows = ["| " + " | ".join(_cell(c) for c in row) + " |" for row in table.rows]

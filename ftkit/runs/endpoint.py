@@ -1,37 +1,57 @@
-"""Where a run's API is: the provider's URL, or the embedded backend started in-process."""
+"""Where a run's API is: the provider's URL, or the embedded backend started in-process.
+
+The embedded backend keeps its files, jobs and models in ONE folder per user, whatever the
+current directory: `FTKIT_BACKEND_DIR` if set, else `$XDG_DATA_HOME/ftkit/backend` (by default
+`~/.local/share/ftkit/backend`). `ftkit run`, `ftkit follow`, `ftkit jobs`, `ftkit files` and
+`ftkit serve` all use it by default, so a command run from another directory sees the same jobs.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from ftkit.config import ExperimentConfig
+from ftkit.config import ExperimentConfig, ProviderConfig
+from ftkit.runs.locate import user_data_dir
 
-BACKEND_DIR = Path(".ftkit") / "backend"
-"""The embedded backend's data dir, under the working directory: jobs survive restarts there."""
+BACKEND_DIR_ENV = "FTKIT_BACKEND_DIR"
+"""Overrides where the embedded backend keeps its state."""
 
 STEP_SECONDS_ENV = "FTKIT_BACKEND_STEP_SECONDS"
 """Slows each training step of the embedded backend (for demos and resume tests)."""
 
 
+def default_backend_dir() -> Path:
+    """The embedded backend's state folder every command finds by default."""
+    given = os.environ.get(BACKEND_DIR_ENV)
+    return Path(given).expanduser().resolve() if given else user_data_dir() / "backend"
+
+
+def api_base_url(
+    config: ExperimentConfig, given: str | None = None
+) -> AbstractContextManager[str | None]:
+    """`provider_base_url` for an experiment config's provider (a context manager)."""
+    return provider_base_url(config.provider, given)
+
+
 @contextmanager
-def api_base_url(config: ExperimentConfig, given: str | None = None) -> Iterator[str | None]:
+def provider_base_url(provider: ProviderConfig, given: str | None = None) -> Iterator[str | None]:
     """Yield the base URL to use: `given`, else None (the provider's own) unless the embedded
     backend runs.
 
     For `provider.kind: local` without a `base_url`, the backend is started on a free loopback
-    port with its data in `.ftkit/backend` and stopped on exit; jobs left running resume the
-    next time it starts from the same folder.
+    port with its state in `default_backend_dir()` and stopped on exit; jobs left running
+    resume the next time a backend starts on that folder.
     """
-    if given or config.provider.kind != "local" or config.provider.base_url:
+    if given or provider.kind != "local" or provider.base_url:
         yield given
         return
     from ftkit.backend import BackendSettings, running_backend
 
     settings = BackendSettings(
-        data_dir=BACKEND_DIR.resolve(),
+        data_dir=default_backend_dir(),
         step_seconds=float(os.environ.get(STEP_SECONDS_ENV, "0")),
     )
     with running_backend(settings) as base_url:

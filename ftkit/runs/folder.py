@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel
 
 from ftkit.config import ExperimentConfig, load_config
-from ftkit.errors import ConfigError, JobCancelledError
+from ftkit.errors import ConfigError, JobCancelledError, UnknownJobError
 from ftkit.runs.atomic import read_json, write_bytes_atomic, write_json_atomic
 from ftkit.runs.events import EventLog
 from ftkit.runs.index import RunIndex
@@ -45,6 +45,7 @@ class RunFolder:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.events = EventLog(path / "events.jsonl", path / "cursor.json")
+        self._before_attempt: RunState | None = None
 
     config_yaml = property(lambda self: self.path / "config.yaml")
     run_json = property(lambda self: self.path / "run.json")
@@ -129,7 +130,7 @@ class RunFolder:
     def start_attempt(self, config: ExperimentConfig, flow_run_id: str | None = None) -> RunState:
         """Mark the run running again with `config` (a new attempt), keeping what earlier
         attempts recorded (job, files, cursor)."""
-        state = self.load_state()
+        state = self._before_attempt = self.load_state()
         self.write_config(config)
         return self.update(
             config_hash=config_hash(config),
@@ -161,14 +162,30 @@ class RunFolder:
         """What the CLI and callers get back: the folder, the state, and whether it was a no-op."""
         return RunOutcome(path=str(self.path), state=self.load_state(), up_to_date=up_to_date)
 
+    def interrupt(self) -> RunState:
+        """Record that the runner was stopped from outside; the remote job is left running."""
+        message = (
+            "the runner was stopped (a signal or Ctrl-C); the job was left as it was: "
+            "run the same command again to re-attach"
+        )
+        return self.update(
+            status="interrupted", error=RunError(code="interrupted", message=message)
+        )
+
     @contextmanager
     def recording_errors(self) -> Iterator[None]:
-        """Record any error that escapes in run.json (status failed or cancelled), then re-raise."""
+        """Record any error that escapes in run.json (failed or cancelled; interrupted for a
+        signal or Ctrl-C), then re-raise."""
         try:
             yield
-        except Exception as exc:
-            if self.load_state().status not in FINAL_STATUSES:
-                self.fail(exc, code=getattr(exc, "code", None))
+        except BaseException as exc:
+            if isinstance(exc, UnknownJobError) and self._before_attempt is not None:
+                self.save_state(self._before_attempt)  # another API's answer changes nothing
+            elif self.load_state().status not in FINAL_STATUSES:
+                if isinstance(exc, Exception):
+                    self.fail(exc, code=getattr(exc, "code", None))
+                else:
+                    self.interrupt()
             raise
 
     @contextmanager

@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RunStatus = Literal["pending", "running", "succeeded", "failed", "cancelled"]
+RunStatus = Literal["pending", "running", "interrupted", "succeeded", "failed", "cancelled"]
+"""`interrupted`: the runner was stopped (SIGTERM, Ctrl-C); the job is left as it was."""
 Stage = Literal[
     "created",
     "prepare",

@@ -8,7 +8,6 @@ by run key) is re-attached instead of created, and following resumes from the sa
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -17,16 +16,17 @@ from ftkit.api.local_files import path_inside, plain_name
 from ftkit.config import ExperimentConfig, JobConfig
 from ftkit.data.models import PreparedData
 from ftkit.data.prepare import prepare_dataset
-from ftkit.errors import JobFailedError
+from ftkit.errors import JobFailedError, NotFoundError, UnknownJobError
 from ftkit.evaluate import EvaluationResult, evaluate_run
 from ftkit.report import Report, report_run
+from ftkit.report.loss_chart import step_of
 from ftkit.results import ResultsSummary, parse_results, summarize
 from ftkit.runs.atomic import read_json, write_bytes_atomic
+from ftkit.runs.endpoint import BACKEND_DIR_ENV, default_backend_dir
 from ftkit.runs.folder import RunFolder
 from ftkit.runs.state import RunError
 
 OnUpdate = Callable[[FollowUpdate], Awaitable[None]]
-_STEP = re.compile(r"\bStep (\d+)/(\d+)")
 
 
 def prepare(run: RunFolder, config: ExperimentConfig) -> PreparedData:
@@ -54,11 +54,18 @@ def split_path(prepared: PreparedData, split: str) -> Path:
 async def attach(client: AsyncClient, run: RunFolder) -> Job | None:
     """The job an earlier attempt created (recorded in run.json or found by run key), if any."""
     state = run.load_state()
-    job = (
-        await client.jobs.get(state.job_id)
-        if state.job_id
-        else await client.jobs.find_by_run_key(state.run_key)
-    )
+    if state.job_id is None:
+        job = await client.jobs.find_by_run_key(state.run_key)
+    else:
+        try:
+            job = await client.jobs.get(state.job_id)
+        except NotFoundError:
+            raise UnknownJobError(
+                f"{run.path}: the API at {client.endpoint.base_url} does not know job "
+                f"{state.job_id}, which this run recorded: point the run at the provider or "
+                "backend that ran it (the embedded backend's state folder is "
+                f"{default_backend_dir()}, set by {BACKEND_DIR_ENV}). The run was left as it was."
+            ) from None
     if job is not None:
         record_job(run, job)
     return job
@@ -238,8 +245,4 @@ def record_job(run: RunFolder, job: Job) -> None:
 
 def training_progress(update: FollowUpdate) -> tuple[int, int] | None:
     """(steps done, total steps) from a metrics event, if it says."""
-    data = update.event.data or {}
-    if isinstance(data.get("step"), int) and isinstance(data.get("total_steps"), int):
-        return data["step"], data["total_steps"]
-    match = _STEP.search(update.event.message)
-    return (int(match[1]), int(match[2])) if match else None
+    return step_of(update.event.message, update.event.data)

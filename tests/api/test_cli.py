@@ -42,12 +42,19 @@ def test_missing_file_is_one_line_error(backend):
     assert "Traceback" not in result.output
 
 
-def test_no_base_url_for_local_says_what_to_do(monkeypatch):
-    """Without --base-url the local provider explains how to point at a backend (exit 2)."""
+def test_without_base_url_local_uses_the_backend_state_ftkit_run_uses(monkeypatch, tmp_path):
+    """No --base-url with provider local: the embedded backend runs on its default state
+    folder (the one `ftkit run` uses), so what one command stored the next one sees."""
+    from ftkit.runs.endpoint import default_backend_dir
+
     monkeypatch.delenv("FTKIT_BASE_URL", raising=False)
-    result = runner.invoke(app, ["jobs", "--provider", "local", "list"])
-    assert result.exit_code == 2
-    assert "--base-url" in result.output
+    path = write_training_file(tmp_path / "train.jsonl")
+    local = ["files", "--provider", "local"]
+    uploaded = runner.invoke(app, [*local, "upload", str(path), "--format", "json"])
+    assert uploaded.exit_code == 0, uploaded.output
+    listed = runner.invoke(app, [*local, "list", "--format", "json"])
+    assert [item["id"] for item in json.loads(listed.stdout)] == [json.loads(uploaded.stdout)["id"]]
+    assert default_backend_dir().is_dir()
 
 
 def test_jobs_create_follow_and_inspect(backend, tmp_path):

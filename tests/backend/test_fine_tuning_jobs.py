@@ -108,6 +108,9 @@ def test_events_page_newest_first_and_include_metrics(api: httpx.Client, train_f
     )
     first = api.get(f"/fine_tuning/jobs/{job['id']}/events", params={"limit": 1}).json()
     assert first["has_more"] is True and first["data"][0] == events[0]
+    unknown = {"after": "ftevent-unknown"}  # an unknown cursor is an empty page, as for files
+    nothing = api.get(f"/fine_tuning/jobs/{job['id']}/events", params=unknown).json()
+    assert (nothing["data"], nothing["has_more"]) == ([], False)
 
 
 def test_checkpoints_keep_the_last_three_epochs(api: httpx.Client, train_file: Path) -> None:

@@ -157,3 +157,13 @@ def test_token_array_prompts_count_their_tokens(shared_api: httpx.Client) -> Non
         COMPLETE, json={**BASE, "prompt": [[1, 2, 3], [4]], "max_tokens": 1}
     ).json()
     assert body["usage"]["prompt_tokens"] == 4 and len(body["choices"]) == 2
+
+
+def test_two_file_parts_in_one_upload_are_refused(shared_api: httpx.Client) -> None:
+    """Not silently joined: one upload, one file."""
+    line = b'{"prompt": "a", "completion": "b"}\n'
+    parts = [("file", ("a.jsonl", line)), ("file", ("b.jsonl", line))]
+    response = shared_api.post("/files", files=parts, data={"purpose": "fine-tune"})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "file"
+    assert response.json()["error"]["message"].startswith("Only one file can be uploaded")

@@ -6,6 +6,7 @@ import asyncio
 import json
 import traceback
 from pathlib import Path
+from uuid import UUID
 
 import orjson
 from prefect import get_client
@@ -15,6 +16,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     TaskRunFilter,
 )
+from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.sorting import ArtifactSort
 from typer.testing import CliRunner
 
@@ -50,6 +52,16 @@ def flow_run_artifacts(flow_run_id: str) -> dict[str, object]:
                 limit=50,
             )
         return {a.key: a for a in found}
+
+    return asyncio.run(read())
+
+
+def read_flow_run(flow_run_id: str) -> FlowRun:
+    """A flow run as the Prefect API reports it."""
+
+    async def read() -> FlowRun:
+        async with get_client() as client:
+            return await client.read_flow_run(UUID(flow_run_id))
 
     return asyncio.run(read())
 
@@ -96,11 +108,25 @@ def test_quickstart_runs_end_to_end_and_reruns_as_up_to_date(
     artifacts = flow_run_artifacts(state["flow_run_id"])
     assert {key: artifacts[key].type for key in artifacts} == {
         "support-tickets-progress": "progress",
+        "support-tickets-loss": "markdown",
         "support-tickets-report": "markdown",
         "support-tickets-metrics": "table",
         "support-tickets-report-link": "markdown",
     }
     assert artifacts["support-tickets-progress"].data == 100.0
+    assert artifacts["support-tickets-progress"].description == (
+        f"Job {state['job_id']} succeeded at step 1440/1440"
+    )
+    # the loss curve while training and in the summary, beside the cost
+    assert "](data:image/svg+xml;base64," in str(artifacts["support-tickets-loss"].data)
+    summary = str(artifacts["support-tickets-report"].data)
+    assert "## Loss" in summary and "](data:image/svg+xml;base64," in summary
+    assert "## Cost" in summary and f"| trained (job) | {job['trained_tokens']:,} |" in summary
+    flow_run = read_flow_run(state["flow_run_id"])
+    assert flow_run.name == f"support-tickets/{state['run_id']}"
+    assert {"experiment:support-tickets", "provider:local", "model:babbage-002", "n_epochs=3"} <= (
+        set(flow_run.tags)
+    )
     assert "f1_macro" in str(artifacts["support-tickets-metrics"].data)
     assert (run_dir / "report.html").as_uri() in str(artifacts["support-tickets-report-link"].data)
 
@@ -114,8 +140,9 @@ def test_quickstart_runs_end_to_end_and_reruns_as_up_to_date(
 def test_failed_job_surfaces_in_exit_code_artifact_and_index(
     quickstart_args: list[str], tmp_path: Path, backend
 ) -> None:  # type: ignore[no-untyped-def]
-    """A job that fails at step 3 exits 1 with the provider's error code and message everywhere."""
-    backend.set_faults(fail_job_at_step=3, fail_job_code="server_error")
+    """A job that fails at step 300 exits 1 with the provider's error code and message everywhere;
+    the progress artifact shows where it stopped."""
+    backend.set_faults(fail_job_at_step=300, fail_job_code="server_error")
     code, out, err = run_cli("run", *quickstart_args)
     assert code == 1
     assert "server_error" in err
@@ -125,15 +152,20 @@ def test_failed_job_surfaces_in_exit_code_artifact_and_index(
     assert entry.status == "failed"
     assert entry.error is not None and entry.error.startswith("server_error: ")
     state = orjson.loads((tmp_path / "runs" / entry.path / "run.json").read_bytes())
-    failure = flow_run_artifacts(state["flow_run_id"])["support-tickets-failure"]
+    artifacts = flow_run_artifacts(state["flow_run_id"])
+    failure = artifacts["support-tickets-failure"]
     assert "server_error" in str(failure.data)
     assert state["error"]["message"] in str(failure.data)
+    progress = artifacts["support-tickets-progress"]
+    assert progress.description == f"Job {state['job_id']} failed after step 285/1440"
+    assert progress.data == 19.8  # the last step the job reported, not the last redraw
 
 
 def test_data_error_exits_2_without_creating_a_job(
     quickstart_args: list[str], tmp_path: Path, backend
 ) -> None:  # type: ignore[no-untyped-def]
-    """Unusable data fails fast: exit 2, the finding on stderr, nothing sent to the provider."""
+    """Unusable data fails fast: exit 2, the finding on stderr, nothing sent to the provider,
+    and a failure artifact lists each finding with its file, lines, check and message."""
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "only one"}\nnot json\n', encoding="utf-8")
     code, _, err = run_cli("run", *quickstart_args, f"data.source={bad}")
@@ -141,6 +173,12 @@ def test_data_error_exits_2_without_creating_a_job(
     assert "bad.jsonl" in err
     with Client(base_url=backend.url) as client:
         assert client.jobs.list() == []
+    [entry] = RunIndex(tmp_path / "runs").entries()
+    state = orjson.loads((tmp_path / "runs" / entry.path / "run.json").read_bytes())
+    failure = str(flow_run_artifacts(state["flow_run_id"])["support-tickets-failure"].data)
+    assert f"| error | {bad} | 2 | invalid_json | Lines are not valid JSON" in failure
+    assert f"| error | {bad} | 1 | missing_key | Lines lack a required key (completion)" in failure
+    assert "\\n" not in failure
 
 
 def test_detach_returns_once_the_job_exists_and_follow_finishes_it(

@@ -23,7 +23,7 @@ from ftkit.api import Client, JobStatus
 from ftkit.backend import BackendSettings, running_backend
 from ftkit.config import load_config
 from ftkit.runs import RunFolder, RunIndex, run_id, run_key
-from ftkit.runs.endpoint import BACKEND_DIR, STEP_SECONDS_ENV
+from ftkit.runs.endpoint import STEP_SECONDS_ENV, default_backend_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "configs" / "quickstart.yaml"
@@ -82,7 +82,7 @@ def test_rerun_after_kill_9_resumes_the_same_job_without_losing_events(
     assert (state.status, state.attempts) == ("succeeded", 2)
 
     with (
-        running_backend(BackendSettings(data_dir=tmp_path / BACKEND_DIR)) as url,
+        running_backend(BackendSettings(data_dir=default_backend_dir())) as url,
         Client(base_url=url) as client,
     ):
         [job] = client.jobs.list()

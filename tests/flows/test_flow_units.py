@@ -7,7 +7,6 @@ import asyncio
 import pytest
 
 from flows import cancellation
-from flows.ephemeral import EphemeralAPI
 from flows.pipeline import is_provider_outage
 from ftkit.api import EventCursor, FollowUpdate, JobEvent, JobStatus
 from ftkit.errors import (
@@ -98,14 +97,6 @@ def test_training_progress_from_event_data_or_message() -> None:
     assert training_progress(update("x", {"step": 3, "total_steps": 30})) == (3, 30)
     assert training_progress(update("Step 12/480: training loss=0.50")) == (12, 480)
     assert training_progress(update("Fine-tuning job started")) is None
-
-
-def test_configured_api_url_skips_the_ephemeral_boot(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With PREFECT_API_URL set nothing is started in the background."""
-    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
-    api = EphemeralAPI().start_in_background()
-    api.wait()
-    assert api._thread is None
 
 
 def test_deployment_carries_the_config_and_its_cron_schedule() -> None:

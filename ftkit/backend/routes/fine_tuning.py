@@ -311,14 +311,13 @@ def list_events(
     after: str | None = None,
     limit: int = Query(20, ge=1, le=1000),
 ) -> dict[str, Any]:
-    """Events newest first; `after` an event id pages to older ones."""
+    """Events newest first; `after` an event id pages to older ones (an unknown id is an empty
+    page, as for files and jobs)."""
     job = _get(state, org, job_id)
     events = [e for _, e in reversed(state.store.events(job.id))]
     if after is not None:
         cursor = state.store.event_seq(after)
-        if cursor is None:
-            raise no_such("FineTuningJobEvent", after)
-        events = [e for seq, e in reversed(state.store.events(job.id)) if seq < cursor]
+        events = [e for seq, e in reversed(state.store.events(job.id)) if seq < (cursor or 0)]
     page = events[:limit]
     return {
         "object": "list",
