@@ -18,9 +18,9 @@ from typing import Any
 from prefect import get_client, runtime
 from prefect.client.schemas.objects import FlowRun, StateType
 
-from ftkit.api import Client, Job
-from ftkit.config import ExperimentConfig
-from ftkit.errors import ConflictError
+from ftkit.api import Client, Job, JobStatus
+from ftkit.config import resolve_config
+from ftkit.errors import BadRequestError, ConflictError
 from ftkit.runs import FINAL_STATUSES, RunError, RunFolder
 from ftkit.runs.endpoint import api_base_url
 
@@ -61,16 +61,26 @@ def cancel_remote_job(flow: object, flow_run: FlowRun, state: object) -> None:
 
     Prefect calls it with keyword arguments (flow, flow_run, state), in the runner process.
     """
-    config = ExperimentConfig.model_validate(flow_run.parameters["config"])
+    parameters = flow_run.parameters
+    config = resolve_config(parameters["config"], parameters.get("overrides") or [])
     folder = RunFolder.for_config(config)
     recorded = folder.load_state()
-    if recorded.job_id is None or recorded.status in FINAL_STATUSES:
+    if recorded.job_id is None or recorded.status in {"succeeded", "cancelled"}:
         return
     with api_base_url(config) as base_url, Client(config.provider, base_url=base_url) as client:
-        with contextlib.suppress(ConflictError):
-            client.jobs.cancel(recorded.job_id)
-        folder.save_model(folder.job_json, client.jobs.get(recorded.job_id))
+        job = client.jobs.get(recorded.job_id)
+        if job.status.terminal and recorded.status in FINAL_STATUSES:
+            return  # the run had ended on its own (its job failed) before the cancel
+        if not job.status.terminal:  # also when run.json says failed: the kill can cause that
+            # it may end between the two calls: the provider then refuses (400 or 409)
+            with contextlib.suppress(BadRequestError, ConflictError):
+                client.jobs.cancel(job.id)
+            job = client.jobs.get(job.id)
+        folder.save_model(folder.job_json, job)
+    outcome = (
+        "cancelled too" if job.status is JobStatus.cancelled else f"{job.status.value} already"
+    )
     folder.update(
         status="cancelled",
-        error=RunError(message=f"flow run {flow_run.id} was cancelled; job {recorded.job_id} too"),
+        error=RunError(message=f"flow run {flow_run.id} was cancelled; job {job.id} {outcome}"),
     )

@@ -1,51 +1,108 @@
 """A Prefect deployment of the pipeline for one experiment config, on the config's schedule.
 
-    ftkit deploy configs/scheduled.yaml                 # or: python -m flows.deploy configs/...
+    ftkit deploy configs/scheduled.yaml                  # serve it from this process
+    ftkit deploy configs/scheduled.yaml --pool ftkit     # register it on a work pool and exit
 
-`flow.serve()` registers the deployment (named after the experiment, with `schedule.cron`) and
-runs each scheduled or manual run (`prefect deployment run fine-tune-pipeline/<name>`) in a
-subprocess; because the runner executes them, cancelling one in the UI kills it and the
-`on_cancellation` hook cancels its remote job. Needs a Prefect server that outlives this process
-(`prefect server start`, then PREFECT_API_URL); the ephemeral API disappears with it.
+The deployment's parameters are small and editable in the UI's custom run: the config file's
+path and a list of `key=value` overrides (the flow also accepts the config itself). Served,
+`flow.serve()` runs each scheduled or manual run in a subprocess; on a pool, any
+`prefect worker start --pool POOL` whose environment has ftkit installed imports the flow by
+module path and runs it in the directory `ftkit deploy` ran in. Either way the run has a runner,
+so cancelling it kills it and the `on_cancellation` hook cancels its remote job. Needs a Prefect
+server that outlives this process (`prefect server start`, then PREFECT_API_URL).
 """
 
 from __future__ import annotations
 
-import sys
+from datetime import timedelta
+from pathlib import Path
+from uuid import UUID
 
-from prefect import serve
-from prefect.deployments.runner import RunnerDeployment
-from prefect.schedules import Cron
+from prefect import get_client, serve
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.deployments.runner import EntrypointType, RunnerDeployment
+from prefect.exceptions import ObjectNotFound
+from prefect.schedules import Cron, Interval, Schedule
 
 from flows.pipeline import fine_tune_pipeline
-from ftkit.config import ExperimentConfig, load_config
+from flows.watch import watch_runs
+from ftkit.config import ScheduleConfig, absolute_overrides, load_config
 
 
-def deployment_for(config: ExperimentConfig) -> RunnerDeployment:
-    """The deployment of this config: its parameters, tags and cron schedule (if any)."""
-    schedule = config.schedule
-    schedules = (
-        [Cron(schedule.cron, timezone=schedule.timezone, active=schedule.active)]
-        if schedule.cron
-        else None
-    )
+def schedules_for(schedule: ScheduleConfig) -> list[Schedule]:
+    """The Prefect schedules of a `schedule:` section: its cron and/or its interval."""
+    schedules: list[Schedule] = []
+    if schedule.cron:
+        schedules.append(Cron(schedule.cron, timezone=schedule.timezone, active=schedule.active))
+    if schedule.interval_s:
+        every = timedelta(seconds=schedule.interval_s)
+        schedules.append(Interval(every, timezone=schedule.timezone, active=schedule.active))
+    return schedules
+
+
+def deployment_for(config_path: str | Path, overrides: list[str]) -> RunnerDeployment:
+    """The deployment of a config file + overrides: named after the experiment, on its schedule.
+
+    The parameters carry the absolute config path and overrides (relative paths resolved
+    here), so a worker in another directory loads the same config.
+    """
+    path = Path(config_path).resolve()
+    overrides = absolute_overrides(overrides)
+    config = load_config(path, overrides)
+    schedules = schedules_for(config.schedule)
     # to_deployment dispatches on the caller: from sync code it returns the deployment itself
     deployment = fine_tune_pipeline.to_deployment(
         name=config.name,
-        parameters={"config": config.model_dump(mode="json")},
-        schedules=schedules,
-        concurrency_limit=1,
+        parameters={"config": str(path), "overrides": overrides},
+        schedules=schedules or None,
+        # a schedule never overlaps itself; manual runs (other overrides) may run side by side
+        concurrency_limit=1 if schedules else None,
         tags=["ftkit", config.name],
         description=f"Fine-tune {config.job.model} on {config.data.source.name}",
+        entrypoint_type=EntrypointType.MODULE_PATH,
     )
     assert isinstance(deployment, RunnerDeployment)
     return deployment
 
 
-def serve_config(config: ExperimentConfig) -> None:
-    """Register the deployment and run its flow runs until interrupted."""
-    serve(deployment_for(config))
+def watch_deployment(runs_dir: str | Path, every_s: float) -> RunnerDeployment:
+    """The watch deployment of a runs folder: `ftkit-watch/<folder name>` every `every_s`."""
+    folder = Path(runs_dir).resolve()
+    deployment = watch_runs.to_deployment(
+        name=folder.name,
+        parameters={"runs_dir": str(folder)},
+        interval=timedelta(seconds=every_s),
+        tags=["ftkit", "watch"],
+        description=f"Carry the detached runs under {folder} on",
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+    assert isinstance(deployment, RunnerDeployment)
+    return deployment
 
 
-if __name__ == "__main__":
-    serve_config(load_config(sys.argv[1], sys.argv[2:]))
+def serve_or_register(deployment: RunnerDeployment, pool: str | None) -> UUID | None:
+    """Serve the deployment from this process until interrupted (pool None), or register it on
+    work pool `pool` (a process pool, created if missing) and return its id."""
+    if pool is None:
+        serve(deployment)
+        return None
+    ensure_process_pool(pool)
+    # workers run it where `ftkit deploy` ran (as a served deployment runs), not in a temp dir
+    deployment.job_variables = {"working_dir": str(Path.cwd())}
+    deployment_id = deployment.apply(work_pool_name=pool)
+    assert isinstance(deployment_id, UUID)
+    return deployment_id
+
+
+def ensure_process_pool(name: str) -> None:
+    """Create the process work pool `name` unless a pool of that name exists."""
+    from prefect.workers.process import ProcessWorker
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(name)
+        except ObjectNotFound:
+            template = ProcessWorker.get_default_base_job_template()
+            client.create_work_pool(
+                WorkPoolCreate(name=name, type="process", base_job_template=template)
+            )

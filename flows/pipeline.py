@@ -28,8 +28,9 @@ from flows import artifacts, labels
 from flows.abandoned import settle_abandoned
 from flows.cancellation import cancel_remote_job, follow_unless_cancelled
 from flows.concurrency import job_slot
+from flows.waiting import waiting_on_provider
 from ftkit.api import AsyncClient, Job, JobStatus
-from ftkit.config import ExperimentConfig
+from ftkit.config import ExperimentConfig, resolve_config
 from ftkit.data.models import PreparedData
 from ftkit.errors import (
     APIConnectionError,
@@ -172,18 +173,23 @@ async def report(run: RunFolder, config: ExperimentConfig, promote: bool = True)
 
 @flow(name="fine-tune-pipeline", on_cancellation=[cancel_remote_job])
 async def fine_tune_pipeline(
-    config: ExperimentConfig,
-    detach: bool = False,
+    config: ExperimentConfig | str,
+    overrides: list[str] | None = None,
+    detach: bool | None = None,
     base_url: str | None = None,
     swept: dict[str, Any] | None = None,
     promote: bool = True,
 ) -> RunOutcome | State[Any]:
     """Prepare, upload, train, follow, evaluate and report one run of an experiment config.
 
-    `base_url` points at an already running API (the CLI passes its embedded backend); without
-    it a `local` provider gets an embedded backend started for this flow run. A sweep trial
-    passes its `swept` values (tagged) and `promote=False` (its sweep picks the champion).
+    `config` is the config or the path of its YAML file, `overrides` are `key=value` changes on
+    top (a deployment's parameters). `detach` ends the flow run once the job exists (default:
+    `job.follow: detach` in the config). `base_url` points at an already running API (the CLI
+    passes its embedded backend); without it a `local` provider gets an embedded backend
+    started for this flow run. A sweep trial passes its `swept` values (tagged) and
+    `promote=False` (its sweep picks the champion).
     """
+    config = resolve_config(config, overrides or [])
     run = RunFolder.for_config(config)
     await labels.label_run(config, run.path.name, swept)
     if run.is_up_to_date(config):
@@ -207,17 +213,24 @@ async def fine_tune_pipeline(
                         file_ids = await upload(client, run, prepared)
                         lease.check()
                         job = await create_job(client, run, config, prepared, file_ids)
-                    if detach:
-                        return run.outcome()
+                    if detach or (detach is None and config.job.follow == "detach"):
+                        return await waiting_on_provider(run, job)
                     job = await follow(client, run, config, job)
                 lease.check()
                 if job.status is JobStatus.cancelled:
                     return Cancelled(message=f"Fine-tune job {job.id} was cancelled.")
-                await fetch_results(client, run, job)
-                await evaluate(client, run, config, job)
-            await report(run, config, promote)
-        run.succeed()
-        return run.outcome()
+                return await conclude(client, run, config, job, promote)
+
+
+async def conclude(
+    client: AsyncClient, run: RunFolder, config: ExperimentConfig, job: Job, promote: bool = True
+) -> RunOutcome:
+    """The end of a run whose job succeeded: results, evaluation, report; the run succeeds."""
+    await fetch_results(client, run, job)
+    await evaluate(client, run, config, job)
+    await report(run, config, promote)
+    run.succeed()
+    return run.outcome()
 
 
 def _waiting_for(holder: LeaseHolder) -> None:

@@ -7,7 +7,9 @@ paths given as command-line overrides are relative to the working directory.
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -183,6 +185,11 @@ class JobConfig(_Section):
     timeout_s: float | None = Field(
         None, gt=0, description="Give up following after this long (the job keeps running)."
     )
+    follow: Literal["wait", "detach"] = Field(
+        "wait",
+        description="wait = the pipeline follows the job to its end; detach = it ends once the "
+        "job exists and the scheduled watch flow (`ftkit watch`) carries the run on.",
+    )
 
     @field_validator("metadata")
     @classmethod
@@ -225,11 +232,24 @@ class EvaluateConfig(_Section):
 
 
 class ScheduleConfig(_Section):
-    """A Prefect deployment schedule for recurring runs."""
+    """A Prefect deployment schedule for recurring runs: a cron expression, an interval, or both."""
 
     cron: str | None = Field(None, description="Cron expression, e.g. '0 3 * * *'.")
-    timezone: str = "UTC"
+    timezone: str = Field("UTC", description="IANA time zone the cron expression is read in.")
+    interval_s: float | None = Field(None, gt=0, description="Run every this many seconds.")
     active: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            msg = f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)"
+            raise ValueError(msg) from None
+        return value
 
 
 class SweepConfig(_Section):
@@ -317,7 +337,7 @@ class ExperimentConfig(_Section):
 _PATH_KEYS = ("data.source", "data.validation_source", "runs_dir")
 
 
-def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     """Load an experiment config from YAML and apply dotted `key=value` overrides.
 
     Raises ConfigError naming the file and every offending key path.
@@ -345,12 +365,43 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         msg = f"{path}: the config must be a mapping of sections, got {type(raw).__name__}."
         raise ConfigError(msg)
     _resolve_paths(raw, path.parent)
+    _apply_overrides(raw, overrides)
+    return validate_config(raw, source=str(path))
+
+
+def resolve_config(
+    config: ExperimentConfig | dict[str, Any] | str | Path, overrides: Sequence[str] = ()
+) -> ExperimentConfig:
+    """The config a deployment's parameters name: a YAML path, or the config itself, with
+    `key=value` overrides applied on top."""
+    if isinstance(config, str | Path):
+        return load_config(config, overrides)
+    if isinstance(config, ExperimentConfig):
+        if not overrides:
+            return config
+        config = config.model_dump(mode="json")
+    raw = copy.deepcopy(config)
+    _apply_overrides(raw, overrides)
+    return validate_config(raw, source="the config parameter")
+
+
+def absolute_overrides(overrides: Sequence[str]) -> list[str]:
+    """The overrides with relative paths made absolute (for a process in another directory)."""
+    resolved = []
+    for override in overrides:
+        key, value = parse_override(override)
+        if key in _PATH_KEYS and isinstance(value, str):
+            override = f"{key}={Path(value).expanduser().resolve()}"
+        resolved.append(override)
+    return resolved
+
+
+def _apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> None:
     for override in overrides:
         key, value = parse_override(override)
         if key in _PATH_KEYS and value is not None:
             value = str(Path(value).expanduser().resolve())
         set_dotted(raw, key, value, source=f"override {override!r}")
-    return validate_config(raw, source=str(path))
 
 
 def validate_config(raw: dict[str, Any], *, source: str) -> ExperimentConfig:

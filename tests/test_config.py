@@ -117,6 +117,25 @@ def test_api_key_cannot_be_written_into_the_config(tmp_path: Path) -> None:
         load_config(write(tmp_path, MINIMAL), ["provider.api_key_env=sk-abc-123"])
 
 
+def test_schedule_timezone_is_an_iana_name(tmp_path: Path) -> None:
+    """A cron schedule's time zone is checked at load, naming the key."""
+    with pytest.raises(ConfigError, match=r"schedule\.timezone: .*unknown time zone 'Mars/Base'"):
+        load_config(
+            write(tmp_path, MINIMAL), ["schedule.cron=0 3 * * *", "schedule.timezone=Mars/Base"]
+        )
+
+
+def test_deployment_parameters_resolve_to_the_same_config(tmp_path: Path) -> None:
+    """A deployment's `config` parameter may be the YAML path or the config itself; the
+    overrides apply on top of either."""
+    from ftkit.config import resolve_config
+
+    path = write(tmp_path, MINIMAL)
+    by_path = resolve_config(str(path), ["job.seed=3"])
+    by_value = resolve_config(load_config(path).model_dump(mode="json"), ["job.seed=3"])
+    assert by_path == by_value and by_path.job.seed == 3
+
+
 def test_sweep_expands_to_the_grid(tmp_path: Path) -> None:
     """Two values times two values is four trials, each a valid config."""
     text = MINIMAL + (

@@ -13,6 +13,7 @@ from ftkit.backend.ids import new_id, random_alnum
 from ftkit.backend.naming import LEGACY_BASE_MODELS, resolve_base
 from ftkit.backend.records import TERMINAL_STATUSES, Dialect, JobRecord
 from ftkit.backend.state import BackendState
+from ftkit.backend.training.transformer import LM_BASE_MODELS
 
 MAX_SEED = 2147483647
 
@@ -31,10 +32,11 @@ def resolve_model(
 
     Legacy jobs train ada/babbage/curie/davinci (and babbage-002/davinci-002) or continue a
     legacy fine-tune; jobs-dialect jobs train the current base models or continue an `ft:` one.
+    The real language models train in both dialects.
     """
     base = resolve_base(name)
     allowed = base is not None and (dialect == "jobs") != (base in LEGACY_BASE_MODELS)
-    if dialect == "legacy" and base in ("babbage-002", "davinci-002"):
+    if dialect == "legacy" and base in ("babbage-002", "davinci-002", *LM_BASE_MODELS):
         allowed = True
     if allowed and base is not None:
         return base, base, None

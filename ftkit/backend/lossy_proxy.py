@@ -70,7 +70,11 @@ class _Proxy:
         query = scope.get("query_string", b"").decode()
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
         url = f"{self.origin}{path}" + (f"?{query}" if query else "")
-        answer = await self.http.request(method, url, headers=headers, content=body)
+        try:
+            answer = await self.http.request(method, url, headers=headers, content=body)
+        except httpx.TransportError:  # the server dropped the connection: so does the proxy
+            await _close_connection(receive)
+            return
         if any(rule.picks(method, path) for rule in self.rules):
             await _close_connection(receive)
             return

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import time
+
+from ftkit.backend.training.transformer import LM_BASE_MODELS, lm_available
 
 LEGACY_BASE_MODELS = ("ada", "babbage", "curie", "davinci")
 COMPLETION_BASE_MODELS = ("babbage-002", "davinci-002")
@@ -19,15 +22,28 @@ ALIASES = {
 LEGACY_PRICE_PER_1K = {"ada": 0.0004, "babbage": 0.0006, "curie": 0.003, "davinci": 0.03}
 
 
+@functools.cache
+def served_base_models() -> tuple[str, ...]:
+    """Every base model this server answers for: the real language models join the fast ones
+    when the `lm` extra and their weights are installed."""
+    return BASE_MODELS + (LM_BASE_MODELS if lm_available() else ())
+
+
 def resolve_base(name: str) -> str | None:
     """The served snapshot of a base model name or alias; None if not a base model."""
     name = ALIASES.get(name, name)
-    return name if name in BASE_MODELS else None
+    return name if name in served_base_models() else None
 
 
 def is_chat_model(base: str) -> bool:
     """Chat-format models (messages in, message out)."""
     return base in CHAT_BASE_MODELS
+
+
+def serves_chat(base: str) -> bool:
+    """Whether `/v1/chat/completions` answers for this base: chat models and the real language
+    models (which have a chat template and also complete plain prompts)."""
+    return is_chat_model(base) or base in LM_BASE_MODELS
 
 
 def normalize_suffix(suffix: str) -> str:

@@ -53,6 +53,8 @@ from ftkit.backend.records import (
 from ftkit.backend.results import jobs_csv, legacy_csv, metrics_event_data, metrics_message
 from ftkit.backend.settings import Timing
 from ftkit.backend.store import Store
+from ftkit.backend.training.trainer import RESUME_DIR
+from ftkit.backend.training.transformer import is_lm_model
 from ftkit.backend.validation import Format, check_file, inspect_file
 from ftkit.backend.worker import WorkerJob, run_job
 from ftkit.data.tokens import count_tokens, get_encoding
@@ -419,6 +421,8 @@ class JobRunner:
                 self._fail(job.id, error)
                 return
             inspection = inspect_file(path)
+            if is_lm_model(job.base_model) and inspection.format is not None:
+                wanted = inspection.format  # real language models learn from either format
             problem = check_file(
                 inspection, file_id=file_id, param=param, model=job.model, wanted=wanted
             )
@@ -510,10 +514,12 @@ class JobRunner:
             "classification_n_classes": job.classification_n_classes,
             "classification_positive_class": job.classification_positive_class,
             "classification_betas": job.classification_betas,
+            "metadata": job.metadata,
         }
         out_dir = self.store.jobs_dir / job.id
-        _remove(out_dir)
-        out_dir.mkdir(parents=True)
+        if not (out_dir / RESUME_DIR).is_dir():  # a learner's resume state: train on from it
+            _remove(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
         spec = WorkerJob(
             job_id=job.id,
             request=request,

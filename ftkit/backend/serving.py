@@ -1,4 +1,10 @@
-"""Models for completions: loaded once per server process and kept in memory."""
+"""Models for completions: loaded once per server process and kept in memory.
+
+Which model answers for which name: the fast base models (`babbage-002`, `gpt-4o-mini`, ...)
+are the embedded test doubles (see `training.model`); `smollm2-135m-instruct` (with the `lm`
+extra) is SmolLM2-135M-Instruct itself; a fine-tuned name is the model its job trained
+(an LM fine-tune: a LoRA adapter on the shared base weights, or fully fine-tuned weights).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,16 @@ from ftkit.backend.auth import Org
 from ftkit.backend.errors import not_found
 from ftkit.backend.naming import resolve_base
 from ftkit.backend.store import Store
+from ftkit.backend.training.transformer import is_lm_model
 
 CACHED_MODELS = 32
+
+
+def _lm_registry() -> Any:
+    """The language models of this process (imports torch: only when an LM is asked for)."""
+    from ftkit.backend.training.transformer.serving import registry
+
+    return registry()
 
 
 def model_not_found(name: str) -> Exception:
@@ -36,6 +50,8 @@ class ModelCache:
     def get(self, name: str, org: Org) -> tuple[Any, str]:
         """(model, base model name) for `name`; 404 when it does not exist for this org."""
         base = resolve_base(name)
+        if base is not None and is_lm_model(base):
+            return self._cached(f"base:{base}", lambda: _lm_registry().base()), base
         if base is not None:
             return self._cached(f"base:{base}", lambda: training.base_model(base)), base
         record = self.store.get_model(name, org.id)
@@ -47,7 +63,11 @@ class ModelCache:
             if checkpoint is None or job is None:
                 raise model_not_found(name)
             path, base = checkpoint.path, job.base_model
-        return self._cached(f"path:{path}", lambda: training.load_model(Path(path))), base
+        if is_lm_model(base):
+            load = lambda: _lm_registry().checkpoint(Path(path))  # noqa: E731
+        else:
+            load = lambda: training.load_model(Path(path))  # noqa: E731
+        return self._cached(f"path:{path}", load), base
 
     def evict(self, path: str) -> None:
         """Forget a deleted model."""

@@ -87,6 +87,11 @@ class _Hooks:
 
 def run_job(job: WorkerJob, conn: Connection) -> None:
     """Process entry point: train, report the outcome, exit."""
+    # The backend owns this process, not the terminal or the Prefect runner of the process that
+    # hosts the backend: a SIGINT/SIGTERM sent to that process group (Ctrl-C, a cancelled flow
+    # run) must not kill the training and fail the job. The backend stops it itself (`stop()`),
+    # and it exits on its own when the backend's end of the pipe closes.
+    os.setsid()
     hooks = _Hooks(job, conn)
     threading.Thread(target=hooks.listen, daemon=True, name="ftkit-worker-listen").start()
     try:

@@ -7,7 +7,19 @@ from typing import Annotated
 import typer
 
 from ftkit import __version__
-from ftkit.cli import config_cmd, files, jobs, prepare, report, reports, run, runs, serve, sweeps
+from ftkit.cli import (
+    config_cmd,
+    deploy,
+    files,
+    jobs,
+    prepare,
+    report,
+    reports,
+    run,
+    runs,
+    serve,
+    sweeps,
+)
 from ftkit.cli._common import ErrorHandlingGroup
 
 app = typer.Typer(
@@ -38,7 +50,19 @@ def _root(
     """Fine-tuning pipelines: prepare data, train through an OpenAI-compatible API, evaluate."""
 
 
-for _module in (prepare, run, runs, sweeps, report, reports, serve, files, jobs, config_cmd):
+for _module in (
+    prepare,
+    run,
+    deploy,
+    runs,
+    sweeps,
+    report,
+    reports,
+    serve,
+    files,
+    jobs,
+    config_cmd,
+):
     _module.register(app)
 
 

@@ -68,7 +68,7 @@ def run(
             msg = "--detach is for one run; a sweep waits for its trials to rank them."
             raise ConfigError(msg)
         run_sweep(resolved, output, over_budget=over_budget)
-    _run_and_exit(resolved, output, detach=detach)
+    _run_and_exit(resolved, output, detach=detach or resolved.job.follow == "detach")
 
 
 def follow(
@@ -85,19 +85,6 @@ def follow(
 
     folder = RunFolder.open(run_ref, locate_runs_dir(runs_dir))
     _run_and_exit(folder.load_config(), output, detach=False)
-
-
-def deploy(config: ConfigArg, overrides: OverridesArg = None) -> None:
-    """Serve a Prefect deployment of this config on its schedule (needs PREFECT_API_URL).
-
-    Example: ftkit deploy configs/scheduled.yaml
-    """
-    resolved = load_config(config, overrides or [])
-    for name, value in PREFECT_DEFAULTS.items():
-        os.environ.setdefault(name, value)
-    from flows.deploy import serve_config
-
-    serve_config(resolved)
 
 
 def _run_and_exit(config: ExperimentConfig, output: OutputFormat, *, detach: bool) -> None:
@@ -273,7 +260,6 @@ def _ftkit_errors_without_tracebacks() -> Iterator[None]:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `ftkit run`, `ftkit follow` and `ftkit deploy` to the ftkit app."""
+    """Add `ftkit run` and `ftkit follow` to the ftkit app."""
     app.command("run")(run)
     app.command("follow")(follow)
-    app.command("deploy")(deploy)

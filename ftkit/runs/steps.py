@@ -16,7 +16,7 @@ from ftkit.api.local_files import path_inside, plain_name
 from ftkit.config import ExperimentConfig, JobConfig
 from ftkit.data.models import PreparedData
 from ftkit.data.prepare import prepare_dataset
-from ftkit.errors import JobFailedError, NotFoundError, UnknownJobError
+from ftkit.errors import APITimeoutError, JobFailedError, NotFoundError, UnknownJobError
 from ftkit.evaluate import EvaluationResult, evaluate_run
 from ftkit.report import Report, report_run
 from ftkit.report.loss_chart import step_of
@@ -122,11 +122,13 @@ async def follow(
     config: ExperimentConfig,
     job: Job,
     on_update: OnUpdate | None = None,
+    timeout_s: float | None = None,
 ) -> Job:
     """Record each new event in events.jsonl until the job ends; return the finished job.
 
     Resumes from cursor.json; `on_update` sees each event once (never a replayed one). A failed
-    job is recorded with the provider's error and raises JobFailedError.
+    job is recorded with the provider's error and raises JobFailedError. Following stops with
+    APITimeoutError after `timeout_s` (default `job.timeout_s`).
     """
     saved = run.events.cursor()
     cursor = EventCursor.model_validate(saved) if saved and saved["job_id"] == job.id else None
@@ -135,7 +137,7 @@ async def follow(
         cursor,
         poll_interval_s=config.job.poll_interval_s,
         max_poll_interval_s=config.job.max_poll_interval_s,
-        timeout_s=config.job.timeout_s,
+        timeout_s=timeout_s or config.job.timeout_s,
     )
     async for update in updates:
         new = run.events.record(
@@ -144,6 +146,23 @@ async def follow(
         if new and on_update is not None:
             await on_update(update)
     return await finish(client, run, job.id)
+
+
+async def catch_up(
+    client: AsyncClient, run: RunFolder, config: ExperimentConfig, job_id: str, listen_s: float
+) -> Job:
+    """Record the job's new events, listening for at most `listen_s`; the job as it is now.
+
+    A job that has ended is settled like `follow` settles it (a failed one raises
+    JobFailedError); one still training is simply left for the next call.
+    """
+    job = await client.jobs.get(job_id)
+    try:
+        return await follow(client, run, config, job, timeout_s=listen_s)
+    except APITimeoutError:
+        job = await client.jobs.get(job_id)
+        record_job(run, job)
+        return job
 
 
 async def cancel(client: AsyncClient, run: RunFolder, job: Job) -> Job:

@@ -99,16 +99,21 @@ def test_training_progress_from_event_data_or_message() -> None:
     assert training_progress(update("Fine-tuning job started")) is None
 
 
-def test_deployment_carries_the_config_and_its_cron_schedule() -> None:
-    """`ftkit deploy` serves a deployment named after the experiment on schedule.cron."""
+def test_deployment_parameters_are_the_config_path_and_overrides_with_its_schedules() -> None:
+    """`ftkit deploy` registers a deployment named after the experiment, on schedule.cron and
+    schedule.interval_s, whose parameters stay small: the config's path and the overrides
+    (relative paths made absolute for a worker in another directory)."""
     from pathlib import Path
 
     from flows.deploy import deployment_for
-    from ftkit.config import load_config
 
-    config = load_config(Path(__file__).resolve().parents[2] / "configs" / "scheduled.yaml")
-    deployment = deployment_for(config)
+    config_path = Path(__file__).resolve().parents[2] / "configs" / "scheduled.yaml"
+    deployment = deployment_for(config_path, ["schedule.interval_s=90", "runs_dir=elsewhere"])
     assert deployment.name == "support-tickets-nightly"
-    assert deployment.parameters["config"]["name"] == "support-tickets-nightly"
-    [schedule] = deployment.schedules
-    assert (schedule.schedule.cron, schedule.active) == ("0 3 * * *", True)
+    assert deployment.parameters == {
+        "config": str(config_path),
+        "overrides": ["schedule.interval_s=90", f"runs_dir={Path.cwd() / 'elsewhere'}"],
+    }
+    cron, interval = (schedule.schedule for schedule in deployment.schedules)
+    assert (cron.cron, cron.timezone) == ("0 3 * * *", "UTC")
+    assert interval.interval.total_seconds() == 90

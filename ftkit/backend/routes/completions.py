@@ -27,7 +27,7 @@ from ftkit.backend.completion_requests import (
 from ftkit.backend.deps import OrgDep, StateDep
 from ftkit.backend.errors import not_found
 from ftkit.backend.ids import new_id
-from ftkit.backend.naming import is_chat_model
+from ftkit.backend.naming import is_chat_model, serves_chat
 from ftkit.backend.sampling import Choice, GenerativeModel, TokenChunk, generate, stream
 
 router = APIRouter(prefix="/v1", tags=["completions"])
@@ -75,7 +75,7 @@ async def create_completion(body: CompletionCreate, state: StateDep, org: OrgDep
 async def create_chat_completion(body: ChatCreate, state: StateDep, org: OrgDep) -> Response:
     """Chat completions from a chat-format model."""
     model, base = state.models.get(body.model, org)
-    if not is_chat_model(base):
+    if not serves_chat(base):
         raise not_found(
             "This is not a chat model and thus not supported in the v1/chat/completions "
             "endpoint. Did you mean to use v1/completions?",

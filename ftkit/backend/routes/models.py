@@ -16,7 +16,7 @@ from ftkit.backend.auth import Org
 from ftkit.backend.deps import OrgDep, StateDep
 from ftkit.backend.errors import forbidden, not_found
 from ftkit.backend.ids import new_id
-from ftkit.backend.naming import ALIASES, BASE_MODELS, resolve_base
+from ftkit.backend.naming import ALIASES, resolve_base, served_base_models
 from ftkit.backend.records import ModelRecord
 from ftkit.backend.state import BackendState
 
@@ -83,7 +83,7 @@ def _missing(model: str) -> Exception:
 
 
 def _all_models(state: BackendState, org: Org) -> list[dict[str, Any]]:
-    data = [base_object(name) for name in (*BASE_MODELS, *ALIASES)]
+    data = [base_object(name) for name in (*served_base_models(), *ALIASES)]
     return data + [_fine_tuned(state, record) for record in state.store.list_models(org.id)]
 
 

@@ -33,10 +33,12 @@ class TrainingDataError(DataError):
 
 @dataclass(frozen=True)
 class Example:
-    """One (prompt, completion) pair the model learns from."""
+    """One (prompt, completion) pair the model learns from; chat examples keep the
+    conversation before the assistant turn (`messages`) for models with their own template."""
 
     prompt: str
     completion: str
+    messages: tuple[Mapping[str, Any], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,8 @@ def _chat_examples(messages: Any) -> list[Example]:
         if content is not None and not isinstance(content, str | list):
             raise ValueError(f"messages[{index}].content must be a string.")
         if message["role"] == "assistant" and message.get("weight", 1) != 0:
-            examples.append(Example(render_chat(messages[:index]), message_text(message)))
+            context = messages[:index]
+            examples.append(Example(render_chat(context), message_text(message), tuple(context)))
     if not examples:
         raise ValueError("no assistant message to train on (all have weight 0 or none exist).")
     return examples

@@ -17,7 +17,8 @@ document frequencies.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -42,6 +43,7 @@ from ftkit.backend.training.retrieval import (
     RetrievalGenerator,
     completion_table,
 )
+from ftkit.backend.training.storage import load_model, save_model
 from ftkit.data.tokens import encoding_name, get_encoding
 
 if TYPE_CHECKING:
@@ -78,22 +80,67 @@ class Split:
         return np.concatenate([self.prompt_tokens[i] for i in rows] or [np.zeros(0, np.int64)])
 
 
-class Learner(Protocol):
-    """One kind of training: the model it builds, a step, evaluation, class probabilities."""
+class SplitView(Protocol):
+    """What the training loop needs of a split, whichever learner prepared it."""
 
-    model: CompletionModel
+    completions: list[str]
+    n_tokens: np.ndarray
+
+    def __len__(self) -> int: ...
+
+
+class Learner(Protocol):
+    """One kind of training: a step, evaluation, class probabilities, checkpoints.
+
+    `resumed_step` is the step a restarted job's saved state was taken at (0: from the start).
+    """
+
+    resumed_step: int
+
+    @property
+    def kind(self) -> str:
+        """What learned: "classifier", "retrieval" or "transformer"."""
+        ...
 
     def step(self, rows: np.ndarray) -> BatchScore:
         """Score these training rows with the model as it is, then learn from them."""
         ...
 
-    def evaluate(self, split: Split, rows: np.ndarray) -> BatchScore:
-        """Score rows of any split; nothing is learned."""
+    def evaluate(self, split: Any, rows: np.ndarray) -> BatchScore:
+        """Score rows of any split (as this learner prepared it); nothing is learned."""
         ...
 
-    def class_probabilities(self, split: Split) -> tuple[list[str], np.ndarray] | None:
+    def class_probabilities(self, split: Any) -> tuple[list[str], np.ndarray] | None:
         """(labels, probabilities per row and label) for classification metrics."""
         ...
+
+    def save(self, path: Path) -> Path:
+        """Write a servable checkpoint at `path` (the learner picks the suffix); its path."""
+        ...
+
+    def save_state(self, step: int, epoch_end: bool) -> None:
+        """Save what a restart needs to resume after `step` (or nothing)."""
+        ...
+
+
+class FastLearner:
+    """What the two fast learners share: an `.npz` model, no resume state (re-running a job
+    takes seconds)."""
+
+    model: CompletionModel
+    resumed_step = 0
+
+    @property
+    def kind(self) -> str:
+        """ "classifier" or "retrieval"."""
+        return self.model.kind
+
+    def save(self, path: Path) -> Path:
+        """The model as `<path>.npz`."""
+        return save_model(self.model, path.with_suffix(".npz"))
+
+    def save_state(self, step: int, epoch_end: bool) -> None:
+        """Nothing to save: a restarted job re-runs from the start."""
 
 
 def use_classifier(completions: Sequence[str], classification_metrics: bool) -> bool:
@@ -101,6 +148,23 @@ def use_classifier(completions: Sequence[str], classification_metrics: bool) -> 
     of the examples (the legacy `infer_task_type` rule) or classification metrics asked for."""
     distinct = len(set(completions))
     return distinct <= MAX_CLASSES and (classification_metrics or distinct < len(completions) / 3)
+
+
+def prepare_fast(
+    request: TrainingRequest, train_data: Dataset, valid_data: Dataset | None
+) -> tuple[Learner, Split, Split | None]:
+    """The fast learner for this data and both splits, tokenized and featurized."""
+    encoding = get_encoding(encoding_name(request.base_model))
+    parent = load_model(request.parent_model_path) if request.parent_model_path else None
+    vectorizer = vectorizer_for(parent, encoding, train_data)
+    train_split = Split(train_data, encoding, vectorizer)
+    valid_split = (
+        Split(valid_data, encoding, vectorizer) if valid_data and valid_data.examples else None
+    )
+    learner = make_learner(
+        request, train_data, train_split, valid_split, parent, encoding, vectorizer
+    )
+    return learner, train_split, valid_split
 
 
 def make_learner(
@@ -111,7 +175,7 @@ def make_learner(
     parent: CompletionModel | None,
     encoding: tiktoken.Encoding,
     vectorizer: PromptVectorizer,
-) -> Learner:
+) -> ClassifierLearner | RetrievalLearner:
     """The learner for this data (see the module docstring), continuing `parent` if given."""
     prompt_lm = (
         UnigramLM(encoding.n_vocab, PROMPT_LM_ALPHA, parent.prompt_lm.counts.copy())
@@ -138,7 +202,7 @@ def vectorizer_for(
     return vectorizer.partial_fit(prompts)
 
 
-class ClassifierLearner:
+class ClassifierLearner(FastLearner):
     """Minibatch SGD on the softmax classifier."""
 
     def __init__(
@@ -203,7 +267,7 @@ class ClassifierLearner:
         return self.head.labels, self.head.estimator.predict_proba(split.features)
 
 
-class RetrievalLearner:
+class RetrievalLearner(FastLearner):
     """Memory growth, SGD on β and background counts, one batch at a time."""
 
     def __init__(

@@ -1,6 +1,7 @@
 """train(): read the data, pick the model for it, run minibatch steps, report honest metrics.
 
-Which model learns (a classifier or the retrieval model) and how: see `learners`.
+Which model learns and how: a base model that is a real language model (see `transformer`) gets
+the transformer learner; any other gets a classifier or the retrieval model (see `learners`).
 
 Hyperparameters: `n_epochs` passes over the training examples, shuffled each epoch by `seed`;
 one optimizer step per `batch_size` examples (the last batch of an epoch may be smaller);
@@ -14,7 +15,10 @@ Metrics per step, all computed before the model learns from the step's batch: tr
 sequence accuracy and token accuracy on the batch; every `interval` steps (an eighth of an
 epoch, at least 1) the same on the next validation batch of `batch_size` examples; at each
 epoch end, full_valid_loss / full_valid_token_accuracy on the whole validation set and, with
-compute_classification_metrics, the `classification/*` values, then a checkpoint.
+compute_classification_metrics, the `classification/*` values, then a checkpoint. Every
+`interval` steps and at each epoch end the learner may save a resume state; a restarted job
+replays the data order up to that step and trains on from there (the fast learners keep none and
+re-run from the start, which takes seconds).
 """
 
 from __future__ import annotations
@@ -28,14 +32,19 @@ from typing import Any, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from ftkit.backend.training.examples import MIN_EXAMPLES, TrainingDataError, read_dataset
+from ftkit.backend.training.examples import (
+    MIN_EXAMPLES,
+    Dataset,
+    TrainingDataError,
+    read_dataset,
+)
 from ftkit.backend.training.hyperparameters import ResolvedHyperparameters
-from ftkit.backend.training.learners import Learner, Split, make_learner, vectorizer_for
+from ftkit.backend.training.learners import Learner, SplitView, prepare_fast
 from ftkit.backend.training.metrics import classification_metrics
-from ftkit.backend.training.storage import load_model, save_model
-from ftkit.data.tokens import encoding_name, get_encoding
+from ftkit.backend.training.transformer import is_lm_model
 
 VALIDATIONS_PER_EPOCH = 8
+RESUME_DIR = "resume"  # under a job's folder: the state a restarted job trains on from
 
 
 class TrainingStopped(Exception):
@@ -57,6 +66,7 @@ class TrainingRequest(BaseModel):
     classification_n_classes: int | None = None
     classification_positive_class: str | None = None
     classification_betas: list[float] | None = None
+    metadata: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -88,7 +98,7 @@ class TrainingOutcome(BaseModel):
     total_steps: int
     trained_tokens: int
     final: StepMetrics
-    kind: str = Field(description='"classifier" or "retrieval"')
+    kind: str = Field(description='"classifier", "retrieval" or "transformer"')
     seconds: float
 
 
@@ -128,23 +138,14 @@ def train(
     started = time.perf_counter()
     hooks = hooks or NoHooks()
     hp = request.hyperparameters
-    encoding = get_encoding(encoding_name(request.base_model))
     train_data = read_dataset(request.train_path, min_examples=MIN_EXAMPLES)
     valid_data = (
         read_dataset(request.validation_path, param="validation_file")
         if request.validation_path
         else None
     )
-    parent = load_model(request.parent_model_path) if request.parent_model_path else None
-    vectorizer = vectorizer_for(parent, encoding, train_data)
-    train_split = Split(train_data, encoding, vectorizer)
-    valid_split = (
-        Split(valid_data, encoding, vectorizer) if valid_data and valid_data.examples else None
-    )
+    learner, train_split, valid_split = _prepare(request, train_data, valid_data, out_dir)
     positive = _positive_class(request, train_split, valid_split)
-    learner = make_learner(
-        request, train_data, train_split, valid_split, parent, encoding, vectorizer
-    )
 
     n = len(train_split)
     steps_per_epoch = -(-n // hp.batch_size)
@@ -157,13 +158,18 @@ def train(
     for epoch in range(1, hp.n_epochs + 1):
         order = rng.permutation(n)
         for start in range(0, n, hp.batch_size):
-            if hooks.should_stop():
-                raise TrainingStopped(f"training stopped before step {step + 1}/{total_steps}")
             rows = order[start : start + hp.batch_size]
             step += 1
-            score = learner.step(rows)
             elapsed_tokens += int(train_split.n_tokens[rows].sum())
             elapsed_examples += len(rows)
+            epoch_end = start + hp.batch_size >= n
+            if step <= learner.resumed_step:  # done before a restart: replay the data order only
+                if valid_batches is not None and step % interval == 0:
+                    next(valid_batches)
+                continue
+            if hooks.should_stop():
+                raise TrainingStopped(f"training stopped before step {step}/{total_steps}")
+            score = learner.step(rows)
             values: dict[str, Any] = {
                 "train_loss": score.loss,
                 "train_sequence_accuracy": score.sequence_accuracy,
@@ -176,7 +182,6 @@ def train(
                     "valid_sequence_accuracy": valid.sequence_accuracy,
                     "valid_token_accuracy": valid.token_accuracy,
                 }
-            epoch_end = start + hp.batch_size >= n
             if epoch_end and valid_split is not None:
                 values |= _full_validation(request, learner, valid_split, positive)
             metrics = StepMetrics(
@@ -188,18 +193,40 @@ def train(
             )
             hooks.on_step(metrics, total_steps)
             if epoch_end:
-                checkpoint = save_model(learner.model, out_dir / f"checkpoint-epoch-{epoch}.npz")
+                checkpoint = learner.save(out_dir / f"checkpoint-epoch-{epoch}")
                 hooks.on_epoch_end(epoch, checkpoint, metrics)
-    assert metrics is not None
-    model_path = save_model(learner.model, out_dir / "model.npz")
+            if (epoch_end or step % interval == 0) and step < total_steps:
+                learner.save_state(step, epoch_end)
+    assert metrics is not None  # the last step always runs: no resume state is saved at it
+    model_path = learner.save(out_dir / "model")
     return TrainingOutcome(
         model_path=model_path,
         total_steps=total_steps,
         trained_tokens=elapsed_tokens,
         final=metrics,
-        kind=learner.model.kind,
+        kind=learner.kind,
         seconds=time.perf_counter() - started,
     )
+
+
+def _prepare(
+    request: TrainingRequest, train_data: Dataset, valid_data: Dataset | None, out_dir: Path
+) -> tuple[Learner, SplitView, SplitView | None]:
+    """The learner for the request's base model, with its view of the two splits."""
+    if is_lm_model(request.base_model):
+        from ftkit.backend.training.transformer.learner import prepare_transformer
+
+        return prepare_transformer(
+            base_model=request.base_model,
+            train_data=train_data,
+            valid_data=valid_data,
+            hyperparameters=request.hyperparameters,
+            seed=request.seed,
+            metadata=request.metadata,
+            parent=request.parent_model_path,
+            state_dir=out_dir / RESUME_DIR,
+        )
+    return prepare_fast(request, train_data, valid_data)
 
 
 def _cycle(rng: np.random.Generator, size: int, batch_size: int) -> Iterator[np.ndarray]:
@@ -212,7 +239,7 @@ def _cycle(rng: np.random.Generator, size: int, batch_size: int) -> Iterator[np.
 
 
 def _full_validation(
-    request: TrainingRequest, learner: Learner, split: Split, positive: str | None
+    request: TrainingRequest, learner: Learner, split: SplitView, positive: str | None
 ) -> dict[str, Any]:
     """Epoch-end metrics on the whole validation set (and classification/* when asked for)."""
     full = learner.evaluate(split, np.arange(len(split)))
@@ -233,7 +260,7 @@ def _full_validation(
 
 
 def _positive_class(
-    request: TrainingRequest, train_split: Split, valid_split: Split | None
+    request: TrainingRequest, train_split: SplitView, valid_split: SplitView | None
 ) -> str | None:
     """The positive label for binary metrics, matched exactly or ignoring surrounding spaces."""
     wanted = request.classification_positive_class
