@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from ftkit.api import JobSpec
+from ftkit.api import Client, JobSpec
+from ftkit.config import ProviderConfig
 
 from .conftest import count, make_client
 
@@ -35,6 +36,30 @@ def at_once(*calls: Callable[[], T]) -> list[T]:
     for thread in threads:
         thread.join(60)
     return results
+
+
+class PostTogether(httpx.HTTPTransport):
+    """Real HTTP, but a job create waits until the other runner's create is ready too: both
+    runners are past their run-key lookup before either job exists (a deterministic race)."""
+
+    def __init__(self, barrier: threading.Barrier) -> None:
+        super().__init__()
+        self._barrier = barrier
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith(tuple(CREATE_PATHS.values())):
+            self._barrier.wait(30)
+        return super().handle_request(request)
+
+
+def racing_clients(backend: Any, dialect: str) -> list[Client]:
+    """Two clients whose job creates go out together."""
+    barrier = threading.Barrier(2)
+    provider = ProviderConfig(kind="local", dialect=dialect)
+    return [
+        Client(provider, base_url=backend.url, http_client=httpx.Client(transport=transport))
+        for transport in (PostTogether(barrier), PostTogether(barrier))
+    ]
 
 
 def uploaded(backend: Any, train_file: Path, dialect: str) -> str:
@@ -70,17 +95,15 @@ def test_two_racing_creates_with_one_key_make_one_job(
 def test_two_runners_of_one_run_key_racing_past_the_lookup_make_one_job(
     backend: Any, train_file: Path, dialect: str
 ) -> None:
-    """The run-key lookups are slowed (3 s) so both runners find nothing and both create: the
+    """Both runners look the run key up, find nothing and create at the same moment: the
     client's Idempotency-Key (from the run key) still leaves one job, which both get."""
     spec = JobSpec(model="babbage-002", training_file=uploaded(backend, train_file, dialect))
-    backend.set_faults(latency_s=3.0, path_pattern=LIST_OR_CREATE, methods=["GET"])
-
-    with make_client(backend, dialect) as one, make_client(backend, dialect) as two:
+    one, two = racing_clients(backend, dialect)
+    with one, two:
         first, second = at_once(
             lambda: one.jobs.create(spec, run_key="racing-run-key").id,
             lambda: two.jobs.create(spec, run_key="racing-run-key").id,
         )
-    backend.clear_faults()
     assert first == second
     assert count(backend, "POST", LIST_OR_CREATE.strip("^$")) == 2
     with make_client(backend, dialect) as client:
@@ -100,13 +123,12 @@ def test_a_runner_whose_uploads_differ_attaches_to_the_run_keys_job(
         for path in (train_file, copy)
     ]
     assert specs[0].training_file != specs[1].training_file
-    backend.set_faults(latency_s=3.0, path_pattern=LIST_OR_CREATE, methods=["GET"])
-    with make_client(backend) as one, make_client(backend) as two:
+    one, two = racing_clients(backend, "jobs")
+    with one, two:
         first, second = at_once(
             lambda: one.jobs.create(specs[0], run_key="k").id,
             lambda: two.jobs.create(specs[1], run_key="k").id,
         )
-    backend.clear_faults()
     assert first == second
     creates = [r for r in backend.stats()["requests"] if r["route"] == "/v1/fine_tuning/jobs"]
     assert sorted(r["status"] for r in creates if r["method"] == "POST") == [200, 409]
