@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ftkit.runs.atomic import write_bytes_atomic
 from ftkit.runs.process import process_alive, process_started
 
 IDLE_ENV = "FTKIT_PREFECT_IDLE_S"
@@ -54,7 +55,7 @@ class SharedPrefectServer:
         self.dir.mkdir(parents=True, exist_ok=True)
         with self._locked():
             self._client_file.parent.mkdir(exist_ok=True)
-            self._client_file.write_text(process_started(os.getpid()) or "")
+            write_bytes_atomic(self._client_file, (process_started(os.getpid()) or "").encode())
             if self._server_info() is None:  # none running, none starting: start one
                 log = (self.dir / "server.log").open("ab")
                 spawned = subprocess.Popen(
@@ -66,7 +67,7 @@ class SharedPrefectServer:
                 )
                 log.close()
                 starting = {"pid": spawned.pid, "started": process_started(spawned.pid)}
-                (self.dir / "server.json").write_text(json.dumps(starting))
+                write_bytes_atomic(self.dir / "server.json", json.dumps(starting).encode())
         return self
 
     def wait(self) -> str:
@@ -164,7 +165,7 @@ def main() -> None:
         while not server.started:
             time.sleep(0.05)
         info = {"pid": os.getpid(), "started": process_started(os.getpid()), "url": url}
-        (directory / "server.json").write_text(json.dumps(info))
+        write_bytes_atomic(directory / "server.json", json.dumps(info).encode())  # readers poll
         idle_since = time.monotonic()
         while not server.should_exit:
             time.sleep(min(1.0, idle_s / 4))
