@@ -206,7 +206,11 @@ async def fine_tune_pipeline(
                 prepared = await prepare(run, config)
                 async with job_slot(config.provider):
                     job = await attach(client, run)
-                    if job is None:
+                    if job is not None:
+                        get_run_logger().info(
+                            "Re-attached to existing job %s (%s)", job.id, job.status
+                        )
+                    else:
                         if config.data.moderation is not None:
                             prepared = await moderate(client, run, config, prepared)
                         lease.check()
@@ -230,6 +234,7 @@ async def conclude(
     await evaluate(client, run, config, job)
     await report(run, config, promote)
     run.succeed()
+    steps.settle_report_status(run)
     return run.outcome()
 
 

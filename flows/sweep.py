@@ -3,7 +3,8 @@ pipeline, `sweep.max_parallel` at a time, then ranked into a leaderboard.
 
 Each trial is an ordinary pipeline run with its own run key, so re-running a sweep reuses the
 trials that finished (up to date), re-attaches to the jobs of the ones that were running, and
-retries the ones that failed. A failed trial fails its own child run only: the others go on
+retries the ones that failed; a parent flow run left RUNNING by a killed process is marked
+Crashed. A failed trial fails its own child run only: the others go on
 and it shows as failed on the leaderboard. Only the rank-1 trial goes through the champion
 gate (ranked on the validation split, never by finishing order).
 """
@@ -15,9 +16,11 @@ from pathlib import Path
 
 from prefect import flow
 from prefect.artifacts import acreate_link_artifact, acreate_table_artifact
+from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from flows import labels
+from flows.abandoned import settle_abandoned
 from flows.pipeline import api_task, fine_tune_pipeline
 from ftkit.api import AsyncClient
 from ftkit.config import ExperimentConfig
@@ -53,6 +56,8 @@ async def fine_tune_sweep(config: ExperimentConfig, base_url: str | None = None)
         sweep_run_name(plan), ["ftkit", f"experiment:{config.name}", f"sweep:{plan.sweep_id}"]
     )
     folder = SweepFolder.for_plan(config.runs_dir, plan)
+    await settle_abandoned(folder.flow_run_id(), current_id=flow_run.id)
+    folder.record_flow_run(flow_run.id)
     slots = asyncio.Semaphore(config.sweep.max_parallel)
 
     async def in_slot(trial: Trial) -> None:

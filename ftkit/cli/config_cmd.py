@@ -28,6 +28,7 @@ def validate(
     from ftkit.sweeps.search import expand_sweep, plan_sweep
 
     resolved = load_config(config, overrides or [])
+    _check_model_fits(resolved)
     trials = expand_sweep(resolved)
     if not resolved.sweep.parameters and not resolved.sweep.coupled:
         if output is OutputFormat.json:
@@ -42,6 +43,24 @@ def validate(
     typer.echo(f"{config}: ok ({listing.summary()})")
     for line in listing.table():
         typer.echo("  " + line)
+
+
+def _check_model_fits(config: ExperimentConfig) -> None:
+    """ConfigError when the data's format, job.model and provider.dialect do not go together."""
+    from ftkit.data.catalog import model_fit_problem
+    from ftkit.data.checks import detect_file_shape
+    from ftkit.data.reading import SourceReader
+    from ftkit.errors import ConfigError
+
+    source = config.data.source
+    shape = (
+        detect_file_shape(SourceReader(source, config.data.format, config.data.columns).chunks())
+        if source.is_file()
+        else None
+    )
+    problem = model_fit_problem(shape, config.job.model, config.provider.dialect)
+    if problem is not None:
+        raise ConfigError(f"{source if shape else 'job.model'}: {problem}")
 
 
 @config_app.command("show")

@@ -73,7 +73,12 @@ def prepare(
     target = model or experiment.job.model
     try:
         prepared = prepare_dataset(
-            settings, target, out, n_epochs=experiment.job.hyperparameters.n_epochs
+            settings,
+            target,
+            out,
+            n_epochs=experiment.job.hyperparameters.n_epochs,
+            # with no config and no --model the model is only a default: nothing to check
+            dialect=experiment.provider.dialect if config or model else None,
         )
         failed = False
     except DataValidationError as exc:

@@ -10,13 +10,14 @@ import logging
 import os
 import signal
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from ftkit.cli._common import FormatOpt, OutputFormat, OverridesArg, RunsDirOpt, print_json
+from ftkit.cli.progress import showing_progress
 from ftkit.config import ExperimentConfig, load_config
 from ftkit.errors import ConfigError, DataError, FtkitError, JobCancelledError
 
@@ -26,6 +27,10 @@ RunArg = Annotated[
 ]
 DetachOpt = Annotated[
     bool, typer.Option("--detach", help="Return once the job is created; `ftkit follow` later.")
+]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option("--verbose", help="Print Prefect's log lines instead of the progress display."),
 ]
 OverBudgetOpt = Annotated[
     bool, typer.Option("--over-budget", help="Start a sweep even above sweep.budget_usd.")
@@ -42,6 +47,8 @@ HEADLINE = (
 )
 """Metrics printed after a run (when present); `ftkit runs show` lists them all."""
 
+PREFECT_CONSOLE_LEVEL = "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"
+
 # The machine may be offline: no telemetry from the Prefect client or its local server.
 PREFECT_DEFAULTS = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
@@ -52,6 +59,7 @@ def run(
     output: FormatOpt = OutputFormat.text,
     detach: DetachOpt = False,
     over_budget: OverBudgetOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run the pipeline: prepare, upload, train, follow, evaluate and report.
 
@@ -68,13 +76,16 @@ def run(
             msg = "--detach is for one run; a sweep waits for its trials to rank them."
             raise ConfigError(msg)
         run_sweep(resolved, output, over_budget=over_budget)
-    _run_and_exit(resolved, output, detach=detach or resolved.job.follow == "detach")
+    _run_and_exit(
+        resolved, output, detach=detach or resolved.job.follow == "detach", verbose=verbose
+    )
 
 
 def follow(
     run_ref: RunArg,
     output: FormatOpt = OutputFormat.text,
     runs_dir: RunsDirOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Re-attach to a run (e.g. one started with --detach) and carry it to the end.
 
@@ -84,10 +95,12 @@ def follow(
     from ftkit.runs.locate import locate_runs_dir
 
     folder = RunFolder.open(run_ref, locate_runs_dir(runs_dir))
-    _run_and_exit(folder.load_config(), output, detach=False)
+    _run_and_exit(folder.load_config(), output, detach=False, verbose=verbose)
 
 
-def _run_and_exit(config: ExperimentConfig, output: OutputFormat, *, detach: bool) -> None:
+def _run_and_exit(
+    config: ExperimentConfig, output: OutputFormat, *, detach: bool, verbose: bool = False
+) -> None:
     from ftkit.runs import RunFolder
     from ftkit.runs.locate import remember_runs_dir
     from ftkit.runs.preflight import preflight
@@ -101,24 +114,32 @@ def _run_and_exit(config: ExperimentConfig, output: OutputFormat, *, detach: boo
         raise typer.Exit(0)
     import asyncio  # with Prefect, on use: other commands start faster
 
-    with prefect_and_api(config) as base_url:
+    run = [(folder.path, f"{config.name}/{folder.path.name}")]
+    with (
+        prefect_and_api(config, quiet=not verbose) as base_url,
+        nullcontext() if verbose else showing_progress(run),
+    ):
         outcome, exit_code = asyncio.run(_run_one(config, base_url, detach=detach))
     _print_outcome(outcome, output, detach=detach)
     raise typer.Exit(exit_code)
 
 
 @contextmanager
-def prefect_and_api(config: ExperimentConfig) -> Iterator[str | None]:
+def prefect_and_api(config: ExperimentConfig, *, quiet: bool = False) -> Iterator[str | None]:
     """Check the data and the provider, point Prefect at the shared local server (or
     PREFECT_API_URL), start the embedded backend (if used), and yield the API base URL while
     flows run; ftkit's errors are logged without tracebacks; SIGTERM exits 143, the run
-    `interrupted`."""
+    `interrupted`. quiet: Prefect prints nothing on the console (a progress display shows
+    instead; the Prefect UI still gets every log line), set before Prefect is imported."""
     from ftkit.runs.endpoint import api_base_url
     from ftkit.runs.preflight import preflight
 
     preflight(config)  # before Prefect starts: a missing file, URL or key fails in < 1 s
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    console_level = os.environ.get(PREFECT_CONSOLE_LEVEL)
+    if quiet and console_level is None:
+        os.environ[PREFECT_CONSOLE_LEVEL] = "CRITICAL"
     from prefect.exceptions import TerminationSignal
 
     from flows.shared_server import SharedPrefectServer
@@ -141,6 +162,8 @@ def prefect_and_api(config: ExperimentConfig) -> Iterator[str | None]:
         raise typer.Exit(Terminated.exit_code) from None
     finally:
         prefect_api.close()
+        if console_level is None:
+            os.environ.pop(PREFECT_CONSOLE_LEVEL, None)
 
 
 class Terminated(BaseException):
@@ -173,12 +196,17 @@ async def _run_one(
     error = await state.aresult(raise_on_failure=False)
     if not isinstance(error, FtkitError):
         raise error if isinstance(error, BaseException) else RuntimeError(state.message)
-    typer.echo(f"error: {error}", err=True)
+    outcome = folder.outcome()
+    if outcome.state.error is None or outcome.state.error.message != str(error):
+        typer.echo(f"error: {error}", err=True)  # not in run.json, so the outcome won't say it
     code = 2 if isinstance(error, DataError) else error.exit_code
-    return folder.outcome(), code
+    return outcome, code
 
 
 def _print_outcome(outcome: Any, output: OutputFormat, *, detach: bool) -> None:
+    error = outcome.state.error
+    if error is not None and outcome.state.status != "running":
+        typer.echo(f"error: {_error_text(error)}", err=True)  # once, on stderr
     if output is OutputFormat.json:
         print_json(outcome)
         return
@@ -197,8 +225,6 @@ def _print_outcome(outcome: Any, output: OutputFormat, *, detach: bool) -> None:
         report = Path(outcome.path) / "report.md"
     if report.is_file():
         typer.echo(f"report   {report}")
-    if state.error is not None:
-        typer.echo(f"error    {state.error.code}: {state.error.message}")
     if state.status == "failed" and state.job_id:
         typer.echo(f"hint     {_failure_hint(Path(outcome.path))}")
     if detach and state.status == "running":
@@ -208,6 +234,13 @@ def _print_outcome(outcome: Any, output: OutputFormat, *, detach: bool) -> None:
                 "note     the embedded backend stopped with this command; the job trains on "
                 "when `ftkit follow` (or `ftkit serve`) starts it again"
             )
+
+
+def _error_text(error: Any) -> str:
+    """A run's error in one line: its message, with its code when the message lacks it."""
+    if error.code and error.code not in error.message:
+        return f"{error.message} [{error.code}]"
+    return str(error.message)
 
 
 def _failure_hint(run_dir: Path) -> str:

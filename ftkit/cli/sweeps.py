@@ -11,15 +11,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ftkit.cli._common import FormatOpt, OutputFormat, print_json
-from ftkit.config import ExperimentConfig
+from ftkit.cli._common import FormatOpt, OutputFormat, OverridesArg, RunsDirOpt, print_json
+from ftkit.config import ExperimentConfig, load_config
 
 if TYPE_CHECKING:
     from ftkit.sweeps.leaderboard import Leaderboard
 
 sweeps_app = typer.Typer(help="Inspect sweeps and their leaderboards.", no_args_is_help=True)
 
-RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="The runs directory.")]
 EXIT_CODES = {"succeeded": 0, "cancelled": 3}
 
 
@@ -50,17 +49,26 @@ def run_sweep(config: ExperimentConfig, output: OutputFormat, *, over_budget: bo
 
 @sweeps_app.command("show")
 def show(
-    sweep: Annotated[str, typer.Argument(help="Sweep id (prefix), experiment/sweep-id or folder.")],
+    sweep: Annotated[
+        str, typer.Argument(help="Sweep id (prefix), experiment/sweep-id, folder, or its config.")
+    ],
+    overrides: OverridesArg = None,
     output: FormatOpt = OutputFormat.text,
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
 ) -> None:
     """Print a sweep's leaderboard, ranked from its trials' run folders (no API calls).
 
-    Example: ftkit sweeps show 855f9147b1 --format json
+    Example: ftkit sweeps show configs/sweep.yaml --format json
     """
     from ftkit.sweeps.folder import SweepFolder
 
-    board = SweepFolder.open(sweep, runs_dir).leaderboard()
+    if sweep.endswith((".yaml", ".yml")) and Path(sweep).is_file():
+        folder = SweepFolder.of_config(load_config(sweep, overrides or []))
+    else:
+        from ftkit.runs.locate import locate_runs_dir
+
+        folder = SweepFolder.open(sweep, locate_runs_dir(runs_dir))
+    board = folder.leaderboard()
     if output is OutputFormat.json:
         print_json(board)
         return

@@ -67,3 +67,50 @@ def context_limit(model: str) -> int:
 def _family(base: str) -> str:
     # gpt-3.5-turbo-0125 and friends share gpt-3.5-turbo's training price.
     return "gpt-3.5-turbo" if base.startswith("gpt-3.5-turbo") else base
+
+
+LEGACY_MODELS = ("ada", "babbage", "curie", "davinci")
+COMPLETION_MODELS = ("babbage-002", "davinci-002")
+CHAT_MODELS_HINT = "a chat model such as gpt-4o-mini-2024-07-18 or gpt-3.5-turbo-0125"
+
+
+def model_fit_problem(shape: str | None, model: str, dialect: str | None) -> str | None:
+    """Why data of this shape cannot train `model` through `dialect` (and what fits), or None.
+
+    OpenAI's rules: the legacy /v1/fine-tunes trains ada/babbage/curie/davinci (and, in the
+    transition, babbage-002/davinci-002) on prompt/completion data; /v1/fine_tuning/jobs trains
+    babbage-002/davinci-002 on prompt/completion data and the gpt-* models on chat data. Other model names (another provider's) pass.
+    shape None: the data is not known, only the model and the dialect are checked.
+    """
+    base = base_model(model)
+    if dialect == "legacy":
+        if shape == "chat":
+            return (
+                "chat data cannot be trained through the legacy dialect (/v1/fine-tunes takes "
+                f"prompt/completion data only): set provider.dialect: jobs and job.model to "
+                f"{CHAT_MODELS_HINT}"
+            )
+        if base.startswith("gpt-"):
+            return (
+                f"{model} is trained through the jobs dialect, not the legacy one: set "
+                "provider.dialect: jobs, or job.model to babbage-002, davinci-002 or a legacy "
+                "model (ada, babbage, curie, davinci)"
+            )
+        return None
+    if base in LEGACY_MODELS:
+        return (
+            f"{model} is a legacy model, trained only through the legacy dialect: set "
+            "provider.dialect: legacy, or job.model to babbage-002 or davinci-002"
+        )
+    if shape == "chat" and base in COMPLETION_MODELS:
+        return (
+            f"{model} trains on prompt/completion data, and this data is chat (messages): set "
+            f"job.model to {CHAT_MODELS_HINT}"
+        )
+    if shape == "prompt_completion" and base.startswith("gpt-"):
+        return (
+            f"{model} is a chat model and trains on chat data (messages); this data is "
+            "prompt/completion: set job.model to babbage-002 or davinci-002, or convert the "
+            "data to chat"
+        )
+    return None

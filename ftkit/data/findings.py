@@ -15,6 +15,7 @@ from ftkit.data.checks import (
     Scan,
 )
 from ftkit.data.models import SPLIT_NAMES, Finding, Severity, TaskType, TextFixes, counted
+from ftkit.data.reading import SourceReader
 
 # Severity and advice per line-level problem code; `{details}` lists what was seen.
 LINE_PROBLEMS: dict[str, tuple[Severity, str]] = {
@@ -102,6 +103,8 @@ LINE_PROBLEMS: dict[str, tuple[Severity, str]] = {
 
 # Findings are listed in the legacy tool's validator order, the added checks beside their kin.
 CODE_ORDER = (
+    "wide_encoding",
+    "json_array_file",
     "bom",
     "invalid_utf8",
     "blank_line",
@@ -460,6 +463,32 @@ def overlap_findings(
     ]
 
 
+def file_findings(reader: SourceReader) -> list[Finding]:
+    """What is wrong with the file as a whole: UTF-16/32 text, a JSON array saved as .jsonl."""
+    path = reader.path
+    findings = []
+    if reader.wide_encoding:
+        findings.append(
+            Finding(
+                code="wide_encoding",
+                severity="error",
+                message=f"The file is {reader.wide_encoding} text; ftkit reads UTF-8. Convert "
+                f"it first, e.g. `iconv -f {reader.wide_encoding[:6]} -t UTF-8 {path.name} > "
+                f"{path.stem}.utf8{path.suffix}` (Notepad: Save As, Encoding UTF-8).",
+            )
+        )
+    elif reader.json_array:
+        findings.append(
+            Finding(
+                code="json_array_file",
+                severity="error",
+                message="The file holds a JSON array, not one JSON object per line: set "
+                "data.format: json (on the command line: data.format=json), or save it as .json.",
+            )
+        )
+    return findings
+
+
 def bom_finding(bom: bool) -> list[Finding]:
     """The byte-order-mark warning, if the file had one."""
     if not bom:
@@ -491,6 +520,33 @@ def duplicate_findings(scan: Scan, duplicates: np.ndarray, drop: bool) -> list[F
             lines=[int(line) for line in lines],
             count=count,
             fixed_by="drop-duplicates" if drop else None,
+        )
+    ]
+
+
+def conflicting_label_findings(scan: Scan) -> list[Finding]:
+    """Prompts that appear with two or more different labels, listed by all their lines."""
+    prompts = scan.prompt_key_array()
+    completions = np.frombuffer(scan.completion_keys, dtype=np.uint64)
+    order = np.lexsort((completions, prompts))
+    ordered_prompts, ordered_completions = prompts[order], completions[order]
+    differ = (ordered_prompts[1:] == ordered_prompts[:-1]) & (
+        ordered_completions[1:] != ordered_completions[:-1]
+    )
+    conflicted = np.unique(ordered_prompts[1:][differ])
+    if not len(conflicted):
+        return []
+    involved = np.isin(prompts, conflicted)
+    lines = scan.line_numbers()[involved][: scan.max_lines]
+    return [
+        Finding(
+            code="conflicting_labels",
+            severity="warning",
+            message=f"{len(conflicted)} prompt(s) appear with different labels; the model "
+            "cannot learn both, and evaluation counts one of them wrong. Keep the right label "
+            "for each and drop the others.",
+            lines=[int(line) for line in lines],
+            count=int(involved.sum()),
         )
     ]
 

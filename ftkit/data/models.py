@@ -20,6 +20,7 @@ SPLIT_FILES: dict[SplitName, str] = {
     "validation": "valid.jsonl",
     "test": "test.jsonl",
 }
+SOURCE_LINES_FILE = "source_lines.npz"  # per split: each example's line in its source file
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import get_args
 import numpy as np
 
 from ftkit.config import DataConfig, FixName
-from ftkit.data.catalog import context_limit
+from ftkit.data.catalog import context_limit, model_fit_problem
 from ftkit.data.checks import (
     LONG,
     VERBATIM,
@@ -25,14 +25,17 @@ from ftkit.data.findings import (
     CODE_ORDER,
     bom_finding,
     class_split_findings,
+    conflicting_label_findings,
     count_findings,
     dataset_findings,
     duplicate_findings,
+    file_findings,
     length_findings,
     line_findings,
     overlap_findings,
 )
 from ftkit.data.models import (
+    SOURCE_LINES_FILE,
     SPLIT_FILES,
     SPLIT_NAMES,
     DataValidationError,
@@ -72,6 +75,7 @@ def prepare_dataset(
     fixes: list[str] | None = None,
     n_epochs: int | None = None,
     parallel: bool | None = None,
+    dialect: str | None = None,
 ) -> PreparedData:
     """Check, fix, split and token-count `data.source` for `model`; write the split files and
     validation.json to `out_dir`.
@@ -80,7 +84,8 @@ def prepare_dataset(
     way) and `data.source` is split into train and test only. fixes: opt-in fix names
     (default: data.fixes); n_epochs: for the cost estimate (None = the provider's auto, 4
     assumed); parallel: one worker process per core (None = when a file is large enough to
-    pay). Raises DataValidationError (a DataError) after writing validation.json when errors
+    pay); dialect: the provider's; when given, it and the model are checked against the data's
+    format (an error finding says which model or dialect fits). Raises DataValidationError (a DataError) after writing validation.json when errors
     remain.
     """
     chosen = _checked_fixes(data.fixes if fixes is None else fixes)
@@ -104,6 +109,11 @@ def prepare_dataset(
         findings = [f for f in findings if f.code != "empty_prompt"]
     more, decisions = dataset_findings(scan, task_type, chosen)
     findings += more
+    if task_type == "classification":
+        findings += conflicting_label_findings(scan)
+    misfit = model_fit_problem(scan.shape, model, dialect) if dialect else None
+    if misfit is not None:
+        findings.append(Finding(code="model_data_mismatch", severity="error", message=misfit))
     classification = task_type == "classification"
     stratify = data.split.stratify is True or (data.split.stratify == "auto" and classification)
     stratified = stratify and classification
@@ -151,6 +161,8 @@ def prepare_dataset(
         for part in parts:
             part.reader.check_unchanged()
         hashes = writer.finish([written and n > 0 for n in totals.examples])
+    if written:
+        _write_source_lines(out_dir, parts)
     if checks.count_tokens and not recount:
         totals.tokens = [0, 0, 0]
         for part in parts:
@@ -258,7 +270,8 @@ def _first_pass(
         keep &= ~duplicates
     if "drop-long" in fixes:
         keep &= (scan.flag_array() & LONG) == 0
-    findings = bom_finding(reader.bom) + line_findings(scan, "drop-invalid" in fixes)
+    findings = file_findings(reader) + bom_finding(reader.bom)
+    findings += line_findings(scan, "drop-invalid" in fixes)
     findings += duplicate_findings(scan, duplicates, "drop-duplicates" in fixes)
     findings += length_findings(scan, "drop-long" in fixes)
     return _Part(reader, spans, scan, duplicates, keep), findings
@@ -311,6 +324,18 @@ def _split_labels(parts: list[_Part], rename: Callable[[str], str]) -> list[dict
             counts = np.bincount(labels[part.codes == split], minlength=len(names))
             totals[split].update({names[i]: int(n) for i, n in enumerate(counts) if n})
     return [dict(counts.most_common()) for counts in totals]
+
+
+def _write_source_lines(out_dir: Path, parts: list[_Part]) -> None:
+    """prepared/source_lines.npz: for each split, the source file line of each example it holds
+    (its file order), so a report can point at the user's line rather than the split's."""
+    lines: dict[str, list[np.ndarray]] = {name: [] for name in SPLIT_NAMES}
+    for part in parts:
+        kept = part.scan.line_numbers()[part.keep]
+        for index, name in enumerate(SPLIT_NAMES):
+            lines[name].append(kept[part.codes == index])
+    arrays = {name: np.concatenate(chunks) for name, chunks in lines.items()}
+    np.savez_compressed(out_dir / SOURCE_LINES_FILE, **arrays)  # type: ignore[arg-type]
 
 
 def _checked_fixes(fixes: Sequence[str]) -> set[str]:

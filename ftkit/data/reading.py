@@ -98,7 +98,9 @@ class SourceReader:
         if not self.path.is_file():
             msg = f"{self.path}: data file not found (give a JSONL, CSV, TSV or JSON file)."
             raise DataError(msg)
+        self.wide_encoding = _wide_encoding(self.path)
         self.format = fmt if fmt != "auto" else self._format_from_name()
+        self.json_array = fmt == "auto" and self.format == "jsonl" and self._starts_with(b"[")
         self.bom = False
         self.lines = 0
         self.unterminated_last_line = False
@@ -235,6 +237,28 @@ class SourceReader:
     def _renamed(self, item: dict[str, Any]) -> dict[str, Any]:
         mapping = {self.columns.prompt: "prompt", self.columns.completion: "completion"}
         return {mapping.get(key, key): value for key, value in item.items()}
+
+
+_WIDE_BOMS = {
+    b"\xff\xfe\x00\x00": "UTF-32 (little-endian)",
+    b"\x00\x00\xfe\xff": "UTF-32 (big-endian)",
+    b"\xff\xfe": "UTF-16 (little-endian)",
+    b"\xfe\xff": "UTF-16 (big-endian)",
+}
+
+
+def _wide_encoding(path: Path) -> str | None:
+    """The name of the file's encoding when it is UTF-16/32 text (a BOM, or ASCII with NULs
+    between its bytes: UTF-16 without BOM), which read as UTF-8 fails on every line."""
+    with path.open("rb") as file:
+        head = file.read(4096)
+    name = next((n for bom, n in _WIDE_BOMS.items() if head.startswith(bom)), None)
+    if name is None and len(head) >= 4:
+        if head[1::2].count(0) > len(head) // 4 and not head[0::2].count(0):
+            name = "UTF-16 (little-endian, no byte-order mark)"
+        elif head[0::2].count(0) > len(head) // 4 and not head[1::2].count(0):
+            name = "UTF-16 (big-endian, no byte-order mark)"
+    return name
 
 
 def _identity(path: Path) -> tuple[int, int, int]:

@@ -28,9 +28,13 @@ TFIDF = "TF-IDF + logistic regression on the same training split"
 def placeholder_baseline(config: ExperimentConfig, baseline_model: str | None) -> str | None:
     """Why the baseline is an untrained placeholder (in words), or None when it is a model.
 
-    The embedded backend (provider kind `local`) serves its base models as placeholders.
+    The embedded backend (provider kind `local`) serves the OpenAI base model names as
+    placeholders; a real model it serves (the `lm` extra's) is a real baseline.
     """
-    if config.provider.kind != "local" or baseline_model != config.job.model:
+    from ftkit.backend.naming import BASE_MODELS  # the names its placeholders answer to
+
+    local = config.provider.kind == "local"
+    if not local or baseline_model != config.job.model or baseline_model not in BASE_MODELS:
         return None
     return (
         f"the baseline {baseline_model} is the embedded backend's untrained placeholder (it "

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ftkit.config import ExperimentConfig
-from ftkit.data.models import PreparedData
+from ftkit.data.models import SOURCE_LINES_FILE, PreparedData
 from ftkit.errors import DataError
 from ftkit.evaluate.classes import OTHER
 from ftkit.evaluate.metrics import ModelEvaluation, class_labels, evaluate_predictions, is_better
@@ -134,6 +136,7 @@ def _add_evaluation(
         except OSError as exc:
             notes.append(f"no reference rows: the prepared split files are unreadable ({exc})")
     report.worst_errors = _worst_errors(rows, bool(classes), prepared.prompt_separator)
+    _point_at_sources(report.worst_errors, run_dir, prepared, evaluation.split)
     scores = report.evaluation.classification
     if scores is None:
         return
@@ -189,6 +192,25 @@ def _references(
         evaluate_predictions(rows, model=name, predictions_file="", **options)
         for name, rows in answers.items()
     ]
+
+
+def _point_at_sources(
+    errors: list[WorstError], run_dir: Path, prepared: PreparedData, split: str
+) -> None:
+    """Give each error the file and line of the user's data it came from (when recorded)."""
+    path = run_dir / "prepared" / SOURCE_LINES_FILE
+    if not errors or not path.is_file():
+        return
+    with np.load(path) as arrays:
+        lines = arrays[split] if split in arrays.files else np.zeros(0, np.uint32)
+    source = (
+        prepared.validation_source
+        if split == "validation" and prepared.validation_source
+        else prepared.source
+    )
+    for error in errors:
+        if 0 < error.line <= len(lines):
+            error.source, error.source_line = source, int(lines[error.line - 1])
 
 
 def _worst_errors(

@@ -33,6 +33,8 @@ class WorstError(BaseModel):
 
     index: int
     line: int
+    source: str | None = Field(None, description="The user's data file the example came from.")
+    source_line: int | None = Field(None, description="Its line in that file.")
     prompt: str
     expected: str
     predicted: str

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from ftkit.report.model import Report
 
@@ -278,7 +279,7 @@ def worst_errors_table(report: Report) -> Table | None:
         return None
     rows = [
         [
-            str(row.line),
+            f"{Path(row.source).name}:{row.source_line}" if row.source else f"split {row.line}",
             row.prompt,
             repr(row.expected),
             repr(row.predicted),

@@ -140,6 +140,7 @@ class RunFolder:
             attempts=state.attempts + 1,
             flow_run_id=flow_run_id,
             timings={},
+            attempt_timings=[*state.attempt_timings, {}],
             stage_started_at={},
         )
 
@@ -198,5 +199,8 @@ class RunFolder:
             yield
         finally:
             state = self.load_state()
-            state.timings = {**state.timings, stage: round(time.perf_counter() - started, 3)}
+            seconds = round(time.perf_counter() - started, 3)
+            state.timings = {**state.timings, stage: seconds}
+            earlier = state.attempt_timings[:-1] if state.attempt_timings else []
+            state.attempt_timings = [*earlier, state.timings]
             self.save_state(state)

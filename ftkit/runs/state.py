@@ -56,10 +56,15 @@ class RunState(BaseModel):
     fine_tuned_model: str | None = None
     error: RunError | None = None
     metrics: dict[str, float | None] = Field(
-        default_factory=dict, description="Headline metrics (evaluation, else the results file)."
+        default_factory=dict,
+        description="Headline metrics (evaluation, else the results file; valid_* are on the "
+        "whole validation set, last_batch_valid_* on the last validation batch of training).",
     )
     timings: dict[str, float] = Field(
         default_factory=dict, description="Wall seconds per stage of the latest attempt."
+    )
+    attempt_timings: list[dict[str, float]] = Field(
+        default_factory=list, description="Wall seconds per stage of every attempt, oldest first."
     )
     stage_started_at: dict[str, float] = Field(
         default_factory=dict, description="Unix time each stage of the latest attempt started."

@@ -21,7 +21,7 @@ from ftkit.evaluate import EvaluationResult, evaluate_run
 from ftkit.report import Report, report_run
 from ftkit.report.loss_chart import step_of
 from ftkit.results import ResultsSummary, parse_results, summarize
-from ftkit.runs.atomic import read_json, write_bytes_atomic
+from ftkit.runs.atomic import read_json, write_bytes_atomic, write_json_atomic
 from ftkit.runs.endpoint import BACKEND_DIR_ENV, default_backend_dir
 from ftkit.runs.folder import RunFolder
 from ftkit.runs.state import RunError
@@ -43,6 +43,7 @@ def prepare(run: RunFolder, config: ExperimentConfig) -> PreparedData:
         config.job.model,
         run.prepared_dir,
         n_epochs=config.job.hyperparameters.n_epochs,
+        dialect=config.provider.dialect,
     )
 
 
@@ -238,14 +239,25 @@ def report(run: RunFolder, config: ExperimentConfig, *, promote: bool = True) ->
     return built
 
 
+def settle_report_status(run: RunFolder) -> None:
+    """Give report.json the run's final status (the report is written while the run runs)."""
+    path = run.path / "report.json"
+    if path.is_file():
+        report = read_json(path)
+        report["status"] = run.load_state().status
+        write_json_atomic(path, report)
+
+
 def results_metrics(summary: ResultsSummary) -> dict[str, float | None]:
     """Headline metrics from the results file: final losses and accuracies that exist."""
     metrics: dict[str, float | None] = {
         "train_loss": summary.final_train_loss,
-        "valid_loss": summary.final_valid_loss,
-        "valid_accuracy": summary.final_valid_accuracy,
-        "full_valid_loss": summary.final_full_valid_loss,
-        "full_valid_accuracy": summary.final_full_valid_accuracy,
+        # valid_*: the whole validation set (at the last epoch end); last_batch_valid_*: the
+        # last few validation examples scored during training, which say little on their own
+        "valid_loss": summary.final_full_valid_loss,
+        "valid_accuracy": summary.final_full_valid_accuracy,
+        "last_batch_valid_loss": summary.final_valid_loss,
+        "last_batch_valid_accuracy": summary.final_valid_accuracy,
     }
     metrics.update({f"classification/{k}": v for k, v in summary.classification.items()})
     return {name: value for name, value in metrics.items() if value is not None}

@@ -73,7 +73,11 @@ def test_json_output_is_the_prepared_data(tmp_path: Path) -> None:
 
 def test_flags_split_seed_and_model(tmp_path: Path) -> None:
     """--split with two fractions means no test split; --model picks the encoding."""
-    data = write(tmp_path, pc_lines(50))
+    chat = [
+        {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}]}
+        for i in range(50)
+    ]
+    data = write(tmp_path, chat)  # gpt-4o-mini trains on chat data
     result = runner.invoke(
         app,
         [

@@ -9,6 +9,7 @@ from pathlib import Path
 from uuid import UUID
 
 import orjson
+import pytest
 from prefect import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -97,6 +98,11 @@ def test_quickstart_runs_end_to_end_and_reruns_as_up_to_date(
     assert state["metrics"]["accuracy"] > 0.7
     assert state["metrics"]["train_loss"] > 0
 
+    report = orjson.loads((run_dir / "report.json").read_bytes())
+    assert report["status"] == state["status"] == "succeeded"  # the run's, not "running"
+    assert state["attempt_timings"] == [state["timings"]]
+    assert "prepare" in state["timings"] and "report" in state["timings"]
+
     events = [orjson.loads(line) for line in (run_dir / "events.jsonl").read_bytes().splitlines()]
     assert len({e["id"] for e in events}) == len(events)
     assert events[-1]["message"] == "The job has successfully completed"
@@ -182,7 +188,7 @@ def test_data_error_exits_2_without_creating_a_job(
 
 
 def test_detach_returns_once_the_job_exists_and_follow_finishes_it(
-    quickstart_args: list[str], tmp_path: Path, backend
+    quickstart_args: list[str], tmp_path: Path, backend, caplog: pytest.LogCaptureFixture
 ) -> None:  # type: ignore[no-untyped-def]
     """`run --detach` stops after creating the job; `follow RUN` re-attaches and completes it."""
     args = [*quickstart_args, "evaluate.baseline=null"]
@@ -201,6 +207,8 @@ def test_detach_returns_once_the_job_exists_and_follow_finishes_it(
         detached["job_id"],
         2,
     )
+    assert f"Re-attached to existing job {detached['job_id']}" in caplog.text
+    assert len(state["attempt_timings"]) == 2
 
 
 def test_provider_error_is_one_line_without_traceback(quickstart_args: list[str]) -> None:

@@ -3,6 +3,7 @@ what it writes."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -68,3 +69,31 @@ def test_logit_bias_bans_and_forces_tokens(api: httpx.Client, tokenizer: Any) ->
         api, prompt=PROMPT, max_tokens=4, temperature=1, seed=1, logit_bias={banana: 100}
     )
     assert forced["choices"][0]["text"] == " banana" * 4
+
+
+def test_penalties_cut_repeated_tokens(api: httpx.Client) -> None:
+    """Greedy text repeats itself; frequency and presence penalties repeat tokens less."""
+    prompt = "one two one two one two one two one two"
+
+    def repeats(**penalty: float) -> int:
+        body = complete(api, prompt=prompt, max_tokens=24, temperature=0, logprobs=0, **penalty)
+        counts = Counter(body["choices"][0]["logprobs"]["tokens"])
+        return sum(c - 1 for c in counts.values())
+
+    plain = repeats()
+    assert repeats(frequency_penalty=2.0) < plain
+    assert repeats(presence_penalty=2.0) < plain
+
+
+def test_best_of_returns_the_n_most_probable_draws(api: httpx.Client) -> None:
+    """best_of=4, n=2: two choices, ranked by mean token logprob; a seed repeats them."""
+    params = {"prompt": PROMPT, "max_tokens": 6, "temperature": 1.2, "seed": 5, "logprobs": 0}
+    body = complete(api, n=2, best_of=4, **params)
+    means = [
+        sum(c["logprobs"]["token_logprobs"]) / len(c["logprobs"]["token_logprobs"])
+        for c in body["choices"]
+    ]
+    assert len(means) == 2 and means[0] >= means[1]
+    assert [c["text"] for c in complete(api, n=2, best_of=4, **params)["choices"]] == [
+        c["text"] for c in body["choices"]
+    ]

@@ -212,3 +212,19 @@ def test_reference_rows_score_majority_class_and_tfidf_on_the_same_examples(
     assert by_name[TFIDF].metrics["accuracy"] > 0.6  # words lean 70% towards the label
     markdown = render_markdown(report)
     assert "## Reference rows (same examples)" in markdown and TFIDF in markdown
+
+
+def test_worst_errors_point_at_the_users_file_and_line(make_run: MakeRun) -> None:
+    """With prepared/source_lines.npz, an error names data.jsonl and its line there."""
+    import numpy as np
+
+    run_dir, config = make_run()
+    test_lines = np.arange(1001, 1041, dtype=np.uint32)  # test examples came from 1001…1040
+    np.savez_compressed(run_dir / "prepared" / "source_lines.npz", test=test_lines)
+    report = build_report(run_dir, config)
+    assert report.worst_errors
+    for error in report.worst_errors:
+        assert error.source is not None and error.source.endswith("data.jsonl")
+        assert error.source_line == 1000 + error.line
+    first = report.worst_errors[0]
+    assert f"data.jsonl:{first.source_line}" in render_markdown(report)

@@ -4,6 +4,7 @@ failed on the leaderboard."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,8 +12,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from uuid import UUID
 
 import pytest
+from prefect import get_client
+from prefect.client.schemas.objects import StateType
 from typer.testing import CliRunner
 
 from ftkit.api import Client
@@ -65,6 +69,8 @@ def test_a_killed_sweep_resumes_reusing_reattaching_and_retrying(
         process.wait()
     assert status(failing) == "failed" and status(running) == "running"
     job_of_running = read_json(running / "run.json")["job_id"]
+    sweep_dir = tmp_path / "runs" / config.name / "sweeps" / plan.sweep_id
+    killed_parent = read_json(sweep_dir / "flow_run.json")["flow_run_id"]
     backend.set_timing(step_seconds=0.0)
 
     result = CliRunner().invoke(app, ["run", *args, "--format", "json"])
@@ -84,3 +90,10 @@ def test_a_killed_sweep_resumes_reusing_reattaching_and_retrying(
         assert len(client.jobs.list()) == 2, "no trial trained twice"
     markdown = (Path(json.loads(result.stdout)["folder"]) / "leaderboard.md").read_text()
     assert "## Failed trials" in markdown and failing.name in markdown
+
+    async def parent_state() -> StateType | None:
+        async with get_client() as prefect:
+            state = (await prefect.read_flow_run(UUID(killed_parent))).state
+            return state.type if state else None
+
+    assert asyncio.run(parent_state()) is StateType.CRASHED, "the killed parent is settled"

@@ -45,17 +45,18 @@ def sweep(
     tmp = tmp_path_factory.mktemp("sweep")
     runs = tmp / "runs"
     with started_backend(BackendSettings(data_dir=tmp / "backend")) as backend:
-        result = cli(
-            "run", str(SWEEP), f"runs_dir={runs}", f"provider.base_url={backend.url}",
-            f"data.source={tickets}", "--format", "json",
-        )  # fmt: skip
+        args = [
+            str(SWEEP), f"runs_dir={runs}", f"provider.base_url={backend.url}",
+            f"data.source={tickets}",
+        ]  # fmt: skip
+        result = cli("run", *args, "--format", "json")
         assert result.exit_code == 0, result.output
         outcome = json.loads(result.stdout)
         with Client(base_url=backend.url) as client:
             jobs = client.jobs.list()
         yield SimpleNamespace(
             runs=runs, outcome=outcome, board=outcome["leaderboard"], folder=Path(outcome["folder"]),
-            jobs=jobs,
+            jobs=jobs, args=args,
         )  # fmt: skip
 
 
@@ -191,6 +192,8 @@ def test_runs_list_shows_swept_values_and_sweeps_show_prints_the_leaderboard(
     shown = cli("sweeps", "show", sweep_id[:6], "--runs-dir", str(sweep.runs), "--format", "json")
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.stdout)["rows"] == sweep.board["rows"]
+    by_config = cli("sweeps", "show", *sweep.args, "--format", "json")
+    assert json.loads(by_config.stdout)["rows"] == sweep.board["rows"]
     text = cli("sweeps", "show", f"{EXPERIMENT}/{sweep_id}", "--runs-dir", str(sweep.runs))
     ranked = [line.split()[:2] for line in text.stdout.splitlines()[2:6]]
     assert ranked == [[str(r["rank"]), r["run_id"]] for r in sweep.board["rows"]]
