@@ -21,6 +21,8 @@ from typing import Any, TextIO
 
 import orjson
 
+from ftkit.runs.lease import other_runner
+
 POLL_S = 0.25
 PLAIN_STEPS = 10  # plain lines per run's training
 STEP_MESSAGE = re.compile(r"Step (\d+)/(\d+): training loss=([0-9.]+)")
@@ -52,6 +54,8 @@ class RunWatcher:
             self.snapshot.stage = str(state.get("stage") or self.snapshot.stage)
         except (OSError, orjson.JSONDecodeError):
             pass  # not written yet, or mid-replace
+        if (runner := other_runner(self.run_dir)) is not None:
+            self.snapshot.stage = f"waiting for another runner ({runner.describe()})"
         events = self.run_dir / "events.jsonl"
         try:
             with events.open("rb") as handle:

@@ -48,6 +48,16 @@ class LeaseHolder(BaseModel):
         label = f" ({self.label})" if self.label else ""
         return f"pid {self.pid} on {self.host}{label}"
 
+    def alive(self) -> bool:
+        """Whether this holder still counts: a fresh heartbeat and, on this host, its process."""
+        if time.time() - self.heartbeat_at > self.ttl_s:
+            return False
+        return self.host != socket.gethostname() or process_alive(self.pid, self.pid_started)
+
+    def is_this_process(self) -> bool:
+        """Whether this process holds the lease."""
+        return self.host == socket.gethostname() and self.pid == os.getpid()
+
 
 class LeaseLostError(RuntimeError):
     """Another runner took the lease over (this holder stalled past its time to live)."""
@@ -162,15 +172,9 @@ class Lease:
         current = self._read()
         if current is None:
             return None
-        if current.owner == self.owner:
+        if current.owner == self.owner or current.alive():
             return current
-        if time.time() - current.heartbeat_at > current.ttl_s:
-            return None
-        if current.host == socket.gethostname() and not process_alive(
-            current.pid, current.pid_started
-        ):
-            return None
-        return current
+        return None
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -181,3 +185,12 @@ class Lease:
                 yield
             finally:
                 fcntl.lockf(handle, fcntl.LOCK_UN)
+
+
+def other_runner(folder: Path) -> LeaseHolder | None:
+    """The live holder of `folder`'s lease when it is another process (reads only, no lock)."""
+    try:
+        holder = LeaseHolder.model_validate(read_json(folder / "lease.json"))
+    except (FileNotFoundError, ValueError):
+        return None
+    return None if holder.is_this_process() or not holder.alive() else holder

@@ -164,8 +164,8 @@ def test_two_runs_of_one_config_at_once_make_one_job_and_one_writer(
     backend.set_faults(latency_s=1.0, methods=["GET"], path_pattern=r"/fine_tuning/jobs$")
     started = time.time()
     both = [commands.start(args) for _ in range(2)]
-    for process in both:
-        commands.finish(process)
+    outputs = [commands.finish(process) for process in both]
+    assert sum("waiting for another runner" in err for err in outputs) == 1
     counts = backend.stats()["counts"]
     assert counts.get("POST /v1/fine_tuning/jobs") == 1
     assert counts.get("POST /v1/files") == 2  # training and validation split, once each

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ftkit.runs.lease import Lease, LeaseHolder, LeaseLostError
+from ftkit.runs.lease import Lease, LeaseHolder, LeaseLostError, other_runner
 
 HOLD = """
 import sys, time
@@ -118,3 +118,21 @@ def test_a_waiter_gets_the_lease_when_the_holder_releases(tmp_path: Path) -> Non
 
     asyncio.run(scenario())
     assert heard == ["first", "acquired"]
+
+
+def test_other_runner_names_another_live_process_but_never_this_one(tmp_path: Path) -> None:
+    """What `ftkit run` shows a second runner: who it waits for; nothing for its own lease."""
+    own = Lease(tmp_path / "own")
+    assert own.try_acquire()
+    try:
+        assert other_runner(tmp_path / "own") is None
+    finally:
+        own.release()
+    holder = hold_in_process(tmp_path / "other")
+    try:
+        runner = other_runner(tmp_path / "other")
+        assert runner is not None and runner.pid == holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+    assert other_runner(tmp_path / "other") is None  # a killed holder is nobody
