@@ -14,8 +14,8 @@ import binascii
 import csv
 import io
 import math
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -186,3 +186,19 @@ def _last(values: list[float | None]) -> float | None:
 def _best(values: list[float | None], pick: Callable[[list[float]], float]) -> float | None:
     present = [v for v in values if v is not None]
     return pick(present) if present else None
+
+
+def full_validation_points(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The epoch-end whole-validation-set figures carried by metrics events, as result rows.
+
+    The jobs dialect's results file has only the per-batch `valid_*` columns; its `full_valid_*`
+    arrive in the events (and checkpoints), so they are read from there."""
+    return [
+        {
+            "step": data.get("step"),
+            "full_valid_loss": data["full_valid_loss"],
+            "full_valid_mean_token_accuracy": data.get("full_valid_mean_token_accuracy"),
+        }
+        for event in events
+        if (data := event.get("data") or {}).get("full_valid_loss") is not None
+    ]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from ftkit.config import ExperimentConfig
 from ftkit.data.models import SOURCE_LINES_FILE, PreparedData
@@ -35,7 +36,7 @@ from ftkit.report.model import (
     SplitSummary,
     WorstError,
 )
-from ftkit.results import parse_results
+from ftkit.results import full_validation_points, parse_results
 from ftkit.runs.atomic import read_json
 
 WORST_ERRORS = 10
@@ -255,7 +256,16 @@ def _training(run_dir: Path, notes: list[str]) -> TrainingSummary | None:
     if not table.rows:
         notes.append(f"the result file {files[0].name} has no rows")
         return None
-    return training_summary(table.rows)
+    rows = list(table.rows)
+    if not any("full_valid_loss" in row for row in rows):
+        rows += full_validation_points(_events(run_dir / "events.jsonl"))
+    return training_summary(rows)
+
+
+def _events(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
 def _data_summary(prepared: PreparedData) -> DataSummary:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from ftkit.api import AsyncClient, EventCursor, FollowUpdate, Job, JobSpec, JobStatus
 from ftkit.api.local_files import path_inside, plain_name
@@ -20,7 +21,7 @@ from ftkit.errors import APITimeoutError, JobFailedError, NotFoundError, Unknown
 from ftkit.evaluate import EvaluationResult, evaluate_run
 from ftkit.report import Report, report_run
 from ftkit.report.loss_chart import step_of
-from ftkit.results import ResultsSummary, parse_results, summarize
+from ftkit.results import ResultsSummary, full_validation_points, parse_results, summarize
 from ftkit.runs.atomic import read_json, write_bytes_atomic, write_json_atomic
 from ftkit.runs.endpoint import BACKEND_DIR_ENV, default_backend_dir
 from ftkit.runs.folder import RunFolder
@@ -216,6 +217,7 @@ async def fetch_results(client: AsyncClient, run: RunFolder, job: Job) -> Result
         if summary is None:
             summary = summarize(parse_results(content))
     if summary is not None:
+        summary = with_full_validation_from_events(summary, run.events.events())
         run.save_model(run.results_dir / "summary.json", summary)
         run.update(metrics=results_metrics(summary))
     return summary
@@ -246,6 +248,25 @@ def settle_report_status(run: RunFolder) -> None:
         report = read_json(path)
         report["status"] = run.load_state().status
         write_json_atomic(path, report)
+
+
+def with_full_validation_from_events(
+    summary: ResultsSummary, events: list[dict[str, Any]]
+) -> ResultsSummary:
+    """Fill the whole-validation-set figures from the metrics events when the results file has
+    none: the jobs dialect's CSV carries only per-batch `valid_*`, its epoch-end `full_valid_*`
+    arrive in the events (and checkpoints)."""
+    if summary.final_full_valid_loss is not None:
+        return summary
+    full = full_validation_points(events)
+    if not full:
+        return summary
+    return summary.model_copy(
+        update={
+            "final_full_valid_loss": full[-1]["full_valid_loss"],
+            "final_full_valid_accuracy": full[-1].get("full_valid_mean_token_accuracy"),
+        }
+    )
 
 
 def results_metrics(summary: ResultsSummary) -> dict[str, float | None]:

@@ -85,7 +85,7 @@ def test_leaderboard_numbers_equal_each_trials_own_report(sweep: SimpleNamespace
         state = json.loads((sweep.runs / EXPERIMENT / row["run_id"] / "run.json").read_text())
         assert (
             row["metric"]
-            == own["training"]["final"]["valid_loss"]
+            == own["training"]["final"]["full_valid_loss"]  # the whole validation set's loss
             == state["metrics"]["valid_loss"]
         )
         assert own["split"] == row["heldout_split"] == "test"
