@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
 from ftkit.config import ExperimentConfig
 from ftkit.data.models import SOURCE_LINES_FILE, PreparedData
@@ -38,6 +37,7 @@ from ftkit.report.model import (
 )
 from ftkit.results import full_validation_points, parse_results
 from ftkit.runs.atomic import read_json
+from ftkit.runs.events import EventLog
 
 WORST_ERRORS = 10
 PROMPT_CHARS = 400
@@ -258,14 +258,9 @@ def _training(run_dir: Path, notes: list[str]) -> TrainingSummary | None:
         return None
     rows = list(table.rows)
     if not any("full_valid_loss" in row for row in rows):
-        rows += full_validation_points(_events(run_dir / "events.jsonl"))
+        events = EventLog(run_dir / "events.jsonl", run_dir / "cursor.json").events()
+        rows += full_validation_points(events)
     return training_summary(rows)
-
-
-def _events(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
 def _data_summary(prepared: PreparedData) -> DataSummary:
