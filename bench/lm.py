@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from peft import LoraConfig, get_peft_model
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+from transformers import trainer as hf_trainer
 
 from ftkit.backend.sampling import SamplingParams, generate
 from ftkit.backend.training.examples import read_dataset
@@ -129,6 +130,9 @@ def hf_training(path: Path, folder: Path) -> tuple[float, int, float]:
         dataloader_num_workers=0,
         disable_tqdm=True,
     )
+    # the repository's datasets/ folder imports as a namespace package named `datasets`, which
+    # Trainer then takes for Hugging Face's (not installed) and asks for its Dataset class
+    hf_trainer.is_datasets_available = lambda: False  # type: ignore[attr-defined]
     collator = DataCollatorForSeq2Seq(tokenizer, pad_to_multiple_of=64, label_pad_token_id=-100)
     trainer = Trainer(model=model, args=args, train_dataset=_Rows(split), data_collator=collator)
     started = time.perf_counter()
