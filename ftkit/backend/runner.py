@@ -23,7 +23,7 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
-from multiprocessing import spawn
+from multiprocessing import forkserver, spawn
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -88,10 +88,29 @@ def _preparation_data(name: str) -> dict[str, Any]:
 spawn.get_preparation_data = _preparation_data
 
 
+WORKER_PRELOAD = ["ftkit.backend.worker_preload"]
+
+
+def _forkserver() -> multiprocessing.context.ForkServerContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(WORKER_PRELOAD)
+    return context
+
+
+def start_forkserver() -> None:
+    """Start the workers' forkserver now: its imports run in the background (on another core)
+    while the server starts and requests arrive, instead of delaying the first job."""
+    _forkserver()
+    _launching.active = True
+    try:
+        forkserver.ensure_running()
+    finally:
+        _launching.active = False
+
+
 def _start_worker(spec: WorkerJob) -> tuple[BaseProcess, Connection]:
     """Fork a worker from the preloaded forkserver; returns it and the server's pipe end."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["ftkit.backend.worker"])
+    context = _forkserver()
     parent_conn, child_conn = context.Pipe()
     process = context.Process(
         target=run_job, args=(spec, child_conn), name=f"ftkit-train-{spec.job_id}", daemon=True
@@ -140,7 +159,8 @@ class JobRunner:
     # called from request threads ---------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the runner thread."""
+        """Start the workers' forkserver and the runner thread."""
+        start_forkserver()
         self._thread.start()
 
     def stop(self) -> None:
