@@ -3,8 +3,10 @@
     .venv/bin/python bench/pipeline.py
 
 1. `ftkit run` as a user runs it, each a new process: cold (new PREFECT_HOME: the shared local
-   Prefect server starts and creates its DB), then warm re-runs that train (a new job.seed
-   each) while that server is up. Target (issue 13): a warm re-run that trains in <= 5 s wall.
+   Prefect server starts and creates its DB), then WARM_RUNS re-runs that train (a new job.seed
+   each) while that server is up, with the backend folder and the reference cache warm.
+   Target (issue 13): a warm re-run that trains in <= 5 s wall (the median is compared). The
+   load averages are printed at the start and the end: the machine may be shared.
 2. The phase split of one warm and one cold flow run in a fresh process: process start and
    imports, Prefect start-up (the wait left after the imports and the backend start), the
    embedded backend's start, the stages from run.json, queue + training on the backend (a 20 ms
@@ -24,6 +26,7 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -35,6 +38,7 @@ from typing import Any  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "configs" / "quickstart.yaml"
+WARM_RUNS = 5
 
 
 class JobWatcher(threading.Thread):
@@ -248,16 +252,20 @@ def prefect_server() -> Iterator[str]:
 
 def main() -> None:
     """Time whole `ftkit run`s (cold, warm), then the phase split against the peers."""
-    print(f"quickstart pipeline, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} (seconds)")
+    print(f"quickstart pipeline, {os.cpu_count()} cores, load {_load()} (seconds)")
     prefect_home = Path(tempfile.mkdtemp(prefix="ftkit-bench-prefect-"))
     workdir = Path(tempfile.mkdtemp(prefix="ftkit-bench-cli-"))
     cold = ftkit_run_wall(prefect_home, workdir, seed=100)
-    warm = [ftkit_run_wall(prefect_home, workdir, seed=101 + i) for i in range(3)]
+    warm = [ftkit_run_wall(prefect_home, workdir, seed=101 + i) for i in range(WARM_RUNS)]
+    median = statistics.median(warm)
     print("\n`ftkit run configs/quickstart.yaml job.seed=N` (trains a new job each time)")
     print(f"  cold (shared Prefect server starts, new DB)   {cold:8.2f}")
-    print(f"  warm re-runs, server up (3 seeds)             {'  '.join(f'{w:.2f}' for w in warm)}")
-    best = min(warm)
-    print(f"  target: warm re-run <= 5 s: {'met' if best <= 5 else 'NOT met'} (best {best:.2f} s)")
+    print(
+        f"  warm re-runs, server up ({WARM_RUNS} seeds)             {'  '.join(f'{w:.2f}' for w in warm)}"
+    )
+    print(f"  warm median                                   {median:8.2f}")
+    verdict = "met" if median <= 5 else "NOT met"
+    print(f"  target: warm re-run <= 5 s: {verdict} (median {median:.2f} s, load now {_load()})")
 
     runs = {
         "cold": measure("cold", Path(tempfile.mkdtemp(prefix="ftkit-bench-prefect-"))),
@@ -287,6 +295,17 @@ def main() -> None:
     for name in runs["warm"]["peer"]:
         print(f"  {name:<42}" + "".join(f"{r['peer'][name]:>8.2f}" for r in runs.values()))
     print(f"model quality: {runs['warm']['metrics']}")
+    peer = runs["ephem."]["process wall"]
+    print(
+        f"\nwhole process, one flow run: warm shared server {runs['warm']['process wall']:.2f} s "
+        f"vs Prefect's ephemeral mode (peer) {peer:.2f} s; `ftkit run` warm median {median:.2f} s"
+    )
+    print(f"load at the end {_load()}")
+
+
+def _load() -> str:
+    """The 1/5/15-minute load averages (the machine is shared: figures depend on them)."""
+    return " / ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -53,7 +53,6 @@ from ftkit.backend.records import (
 from ftkit.backend.results import jobs_csv, legacy_csv, metrics_event_data, metrics_message
 from ftkit.backend.settings import Timing
 from ftkit.backend.store import Store
-from ftkit.backend.training.trainer import RESUME_DIR
 from ftkit.backend.training.transformer import is_lm_model
 from ftkit.backend.validation import Format, check_file, inspect_file
 from ftkit.backend.worker import WorkerJob, run_job
@@ -536,6 +535,8 @@ class JobRunner:
             "classification_betas": job.classification_betas,
             "metadata": job.metadata,
         }
+        from ftkit.backend.training.trainer import RESUME_DIR  # the trainer loads scikit-learn
+
         out_dir = self.store.jobs_dir / job.id
         if not (out_dir / RESUME_DIR).is_dir():  # a learner's resume state: train on from it
             _remove(out_dir)

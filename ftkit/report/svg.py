@@ -62,7 +62,7 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
         high = low + 1.0
     raw = (high - low) / max(count, 1)
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    step = min((m * power for m in (1, 2, 5, 10)), key=lambda step: abs(math.log(step / raw)))
     first = math.ceil(low / step - 1e-9) * step
     ticks = []
     value = first
@@ -78,6 +78,7 @@ def line_chart(
     x: Axis,
     y: Axis,
     legend: Corner = "upper right",
+    size: tuple[int, int] = (WIDTH, HEIGHT),
 ) -> str:
     """An SVG line chart: axes with round ticks, a light grid, the lines and a legend."""
     points = [(a, b) for s in series for a, b in zip(s.xs, s.ys, strict=True)]
@@ -85,9 +86,10 @@ def line_chart(
     y_low, y_high = y.limits or _extent([b for _, b in points], pad=0.05)
     y_ticks = nice_ticks(y_low, y_high)
     left = 14 + max((len(_tick(t)) for t in y_ticks), default=1) * CHAR_W + (18 if y.label else 0)
-    frame = _Frame(left, 16.0, WIDTH - 34.0, HEIGHT - 44.0 - (14 if x.label else 0))
+    width, height = size
+    frame = _Frame(left, 16.0, width - 34.0, height - 44.0 - (14 if x.label else 0))
     frame.x_range, frame.y_range = (x_low, x_high), (y_low, y_high)
-    parts = _open(title) + frame.axes(nice_ticks(x_low, x_high, 6), y_ticks, x.label, y.label)
+    parts = _open(title, size) + frame.axes(nice_ticks(x_low, x_high, 6), y_ticks, x.label, y.label)
     entries: list[tuple[str, Series, str]] = []
     colours = iter(PALETTE * (len(series) // len(PALETTE) + 1))
     parts.append('<g clip-path="url(#plot)">')
@@ -275,12 +277,13 @@ def _tick(value: float) -> str:
     return f"{value:.6g}"
 
 
-def _open(title: str) -> list[str]:
+def _open(title: str, size: tuple[int, int] = (WIDTH, HEIGHT)) -> list[str]:
+    width, height = size
     return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" {FONT}>',
-        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
-        f'<text x="{WIDTH / 2:.0f}" y="22" text-anchor="middle" font-size="14">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" {FONT}>',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{width / 2:.0f}" y="22" text-anchor="middle" font-size="14">'
         f"{escape(title)}</text>",
     ]
 
