@@ -10,6 +10,8 @@ run this.
 import atexit
 import os
 
+import ftkit.backend.training.storage
+import ftkit.backend.training.trainer
 import ftkit.backend.worker  # noqa: F401
 from ftkit.data.tokens import get_encoding
 
