@@ -1,5 +1,7 @@
 """A sweep: one parent flow run (`<experiment>/sweep-<id>`) whose trials are child runs of the
-pipeline, `sweep.max_parallel` at a time, then ranked into a leaderboard.
+pipeline, `sweep.max_parallel` at a time, then ranked into a leaderboard. The trials run as
+subflows here, or with `sweep.pool` as deployment runs on that work pool's workers
+(`flows.trials`).
 
 Each trial is an ordinary pipeline run with its own run key, so re-running a sweep reuses the
 trials that finished (up to date), re-attaches to the jobs of the ones that were running, and
@@ -21,9 +23,10 @@ from pydantic import BaseModel
 
 from flows import labels
 from flows.abandoned import settle_abandoned
-from flows.pipeline import api_task, fine_tune_pipeline
+from flows.pipeline import api_task
+from flows.trials import TrialLauncher, as_subflow, on_pool
 from ftkit.api import AsyncClient
-from ftkit.config import ExperimentConfig
+from ftkit.config import ExperimentConfig, resolve_config
 from ftkit.runs import RunFolder
 from ftkit.runs.endpoint import api_base_url
 from ftkit.sweeps.champion import settle_champion
@@ -47,9 +50,18 @@ def sweep_run_name(plan: SweepPlan) -> str:
 
 
 @flow(name="fine-tune-sweep")
-async def fine_tune_sweep(config: ExperimentConfig, base_url: str | None = None) -> SweepOutcome:
+async def fine_tune_sweep(
+    config: ExperimentConfig | str, overrides: list[str] | None = None, base_url: str | None = None
+) -> SweepOutcome:
     """Run every trial of the config's sweep as a child flow run, rank them on the validation
-    split, settle the champion and write the leaderboard (files and a table artifact)."""
+    split, settle the champion and write the leaderboard (files and a table artifact).
+
+    `config` is the config or its YAML file's path, `overrides` are `key=value` changes on top;
+    with `sweep.pool` the pool's workers load the trials from the same (a path must be absolute,
+    the overrides' paths too). `base_url` points at an already running API (for the trials too).
+    """
+    source, overrides = config, overrides or []
+    config = resolve_config(source, overrides)
     trials = expand_sweep(config)
     plan = plan_sweep(config, trials)
     await labels.label_flow_run(
@@ -59,10 +71,12 @@ async def fine_tune_sweep(config: ExperimentConfig, base_url: str | None = None)
     await settle_abandoned(folder.flow_run_id(), current_id=flow_run.id)
     folder.record_flow_run(flow_run.id)
     slots = asyncio.Semaphore(config.sweep.max_parallel)
+    pool = config.sweep.pool
+    launch = await on_pool(source, overrides, pool, base_url) if pool else as_subflow(base_url)
 
     async def in_slot(trial: Trial) -> None:
         async with slots:
-            await run_trial(trial, plan, base_url)
+            await run_trial(trial, plan, launch, base_url)
 
     await asyncio.gather(*(in_slot(trial) for trial in trials))
     board = folder.leaderboard()
@@ -72,15 +86,15 @@ async def fine_tune_sweep(config: ExperimentConfig, base_url: str | None = None)
     return SweepOutcome(folder=str(folder.path), leaderboard=board)
 
 
-async def run_trial(trial: Trial, plan: SweepPlan, base_url: str | None) -> None:
+async def run_trial(
+    trial: Trial, plan: SweepPlan, launch: TrialLauncher, base_url: str | None
+) -> None:
     """One trial as a child pipeline run (its failure stays its own), then its validation
     scores when the ranking metric is a held-out one."""
     run = RunFolder.for_config(trial.config)
     run.update(sweep_id=plan.sweep_id, swept=trial.overrides)
-    state = await fine_tune_pipeline(
-        trial.config, base_url=base_url, swept=trial.overrides, promote=False, return_state=True
-    )
-    if state.is_completed() and not from_results_file(plan.metric):
+    completed = await launch(trial, run.path.name)
+    if completed and not from_results_file(plan.metric):
         # its own failure (the trial then stays unranked) must not stop the other trials
         await score_on_validation(trial.config, run.path, base_url, return_state=True)  # type: ignore[misc]
 

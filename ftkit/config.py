@@ -282,6 +282,11 @@ class SweepConfig(_Section):
         None, gt=0, description="Refuse to start when the trials' summed cost estimate is above."
     )
     max_parallel: int = Field(2, ge=1, description="Trials running at once.")
+    pool: str | None = Field(
+        None,
+        description="Run the trials as deployment runs on this Prefect work pool, spread over "
+        "its workers (needs PREFECT_API_URL); default: subflows of the sweep's own process.",
+    )
 
     @model_validator(mode="after")
     def _method_fits(self) -> SweepConfig:

@@ -75,7 +75,7 @@ def run(
         if detach:
             msg = "--detach is for one run; a sweep waits for its trials to rank them."
             raise ConfigError(msg)
-        run_sweep(resolved, output, over_budget=over_budget)
+        run_sweep(config, overrides or [], resolved, output, over_budget=over_budget)
     _run_and_exit(
         resolved, output, detach=detach or resolved.job.follow == "detach", verbose=verbose
     )

@@ -6,6 +6,7 @@ others still ran); 2 for a config or data error before anything started.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,22 +23,46 @@ sweeps_app = typer.Typer(help="Inspect sweeps and their leaderboards.", no_args_
 EXIT_CODES = {"succeeded": 0, "cancelled": 3}
 
 
-def run_sweep(config: ExperimentConfig, output: OutputFormat, *, over_budget: bool) -> None:
+def run_sweep(
+    path: Path, overrides: list[str], config: ExperimentConfig, output: OutputFormat, *,
+    over_budget: bool,
+) -> None:  # fmt: skip
     """Print the sweep's cost estimate and refuse it above the budget (before anything starts);
-    then run every trial under one parent flow run and print the leaderboard."""
+    then run every trial under one parent flow run and print the leaderboard. With
+    `sweep.pool`, first register the pipeline deployment on the pool (as `ftkit deploy
+    CONFIG --pool POOL` does) for the trials to run as its flow runs."""
     import asyncio
 
     from ftkit.cli.run import prefect_and_api
+    from ftkit.config import absolute_overrides
+    from ftkit.errors import ConfigError
     from ftkit.sweeps.budget import check_budget, sweep_cost
     from ftkit.sweeps.search import expand_sweep
 
+    pool = config.sweep.pool
+    if pool and not os.environ.get("PREFECT_API_URL"):
+        msg = (
+            f"sweep.pool: the trials run on the workers of pool {pool!r}, which need a Prefect "
+            "server: start one (prefect server start) and set PREFECT_API_URL"
+        )
+        raise ConfigError(msg)
     cost = sweep_cost(config, expand_sweep(config))
     typer.echo(cost.summary(), err=output is OutputFormat.json)
     check_budget(cost, over_budget=over_budget)
+    source, overrides = str(path.resolve()), absolute_overrides(overrides)
     with prefect_and_api(config) as base_url:
         from flows.sweep import fine_tune_sweep
 
-        outcome = asyncio.run(fine_tune_sweep(config, base_url=base_url))
+        if pool:
+            from flows.deploy import deployment_for, serve_or_register
+
+            serve_or_register(deployment_for(source, overrides), pool)
+            typer.echo(
+                f"trials run as flow runs of deployment fine-tune-pipeline/{config.name} "
+                f"on work pool {pool!r}",
+                err=output is OutputFormat.json,
+            )
+        outcome = asyncio.run(fine_tune_sweep(source, overrides, base_url=base_url))
     board = outcome.leaderboard
     if output is OutputFormat.json:
         print_json(outcome)

@@ -36,6 +36,16 @@ class Trial:
     overrides: dict[str, Any]
     config: ExperimentConfig
 
+    def override_args(self) -> list[str]:
+        """The swept values as `key=value` arguments that read back as the same values."""
+        import yaml
+
+        args = []
+        for key, value in self.overrides.items():
+            text = yaml.safe_dump(value, default_flow_style=True, width=float("inf"))
+            args.append(f"{key}={text.strip().removesuffix('...').strip()}")
+        return args
+
 
 def expand_sweep(config: ExperimentConfig) -> list[Trial]:
     """The trials of the config's sweep, in sweep order; one plain trial without a sweep.

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from ftkit.cli import app
 from ftkit.config import load_config
 from ftkit.errors import ConfigError
+from ftkit.runs import config_hash
 from ftkit.sweeps.search import expand_sweep
 
 BASE = "name: demo\ndata:\n  source: train.jsonl\n"
@@ -149,3 +150,25 @@ def test_validate_lists_the_trials_and_writes_nothing(tmp_path: Path) -> None:
     for trial, line in zip(listing["trials"], lines[2:], strict=True):
         assert line.split()[:2] == [str(trial["number"]), trial["run_id"]]
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_trial_on_a_pool_loads_as_its_own_config_from_the_path_and_its_arguments(
+    tmp_path: Path,
+) -> None:
+    """A worker gets the config's path, `sweep={}` and the trial's values as `key=value`
+    arguments; they must load as exactly the trial's config (same hash, so a finished trial
+    is up to date), small floats and value-like strings included."""
+    from flows.trials import trial_parameters
+
+    sweep = (
+        f"  parameters:\n    {LR}: [0.00001, 0.2]\n    job.suffix: ['1e-05', 'yes']\n"
+        "  coupled:\n    - {job.seed: 3, evaluate.baseline: null}\n"
+    )
+    path = write(tmp_path, sweep)
+    base = ["job.hyperparameters.n_epochs=2"]
+    for trial in expand_sweep(load_config(path, base)):
+        parameters = trial_parameters(str(path), base, trial)
+        assert parameters["config"] == str(path)
+        assert parameters["overrides"][: len(base) + 1] == [*base, "sweep={}"]
+        assert config_hash(load_config(path, parameters["overrides"])) == config_hash(trial.config)
+    assert trial.override_args()[0] == f"{LR}=0.2"

@@ -234,6 +234,14 @@ def postgres() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def executed_by(worker_log: Path, flow_run_id: Any) -> bool:
+    """Whether the worker whose output is `worker_log` ran the flow run (workers that race for
+    a run all log that they submit it; the losers then log that their submission was aborted)."""
+    text = worker_log.read_text() if worker_log.is_file() else ""
+    aborted = f"Aborted submission of flow run '{flow_run_id}'"
+    return str(flow_run_id) in text and aborted not in text
+
+
 def run_folder(overrides: list[str]) -> RunFolder:
     """The run folder of the quickstart config with these overrides."""
     config = load_config(QUICKSTART, overrides)

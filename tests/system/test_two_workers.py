@@ -13,6 +13,7 @@ from ftkit.api import Client, JobStatus
 from tests.system.conftest import (
     QUICKSTART,
     PrefectServer,
+    executed_by,
     kill_tree,
     postgres,
     prefect_server,
@@ -22,11 +23,6 @@ from tests.system.conftest import (
 )
 
 SEEDS = (1, 2, 3, 4)
-
-
-def executed_by(worker_log: Path, flow_run_id: Any) -> bool:
-    """Whether the worker whose output is `worker_log` picked up the flow run."""
-    return worker_log.is_file() and str(flow_run_id) in worker_log.read_text()
 
 
 def completed(server: PrefectServer, flow_run_ids: list[Any]) -> bool:
