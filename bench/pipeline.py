@@ -99,6 +99,9 @@ async def plain_steps(config: Any, base_url: str) -> dict[str, float]:
 def child(workdir: Path) -> dict[str, Any]:
     """Run the quickstart flow once in this (fresh) process and return the phase times."""
     os.chdir(workdir)
+    from ftkit.backend.forkserver import start_forkserver
+
+    start_forkserver()  # as `ftkit run` does before it loads Prefect
     from flows.shared_server import SharedPrefectServer
 
     # as `ftkit run` does; with FTKIT_BENCH_EPHEMERAL Prefect boots its own temporary server
@@ -201,10 +204,15 @@ def ftkit_run_wall(prefect_home: Path, workdir: Path, seed: int) -> float:
 
 
 def measure(
-    label: str, prefect_home: Path, api_url: str | None = None, ephemeral: bool = False
+    label: str,
+    prefect_home: Path,
+    api_url: str | None = None,
+    ephemeral: bool = False,
+    workdir: Path | None = None,
 ) -> dict[str, Any]:
-    """Run `child` in a new interpreter and return its figures."""
-    workdir = Path(tempfile.mkdtemp(prefix=f"ftkit-bench-{label}-"))
+    """Run `child` in a new interpreter and return its figures (a fresh `workdir` unless given:
+    runs folder, reference cache and backend folder)."""
+    workdir = workdir or Path(tempfile.mkdtemp(prefix=f"ftkit-bench-{label}-"))
     env = bench_env(prefect_home)
     if api_url:
         env["PREFECT_API_URL"] = api_url
@@ -275,14 +283,16 @@ def main() -> None:
 
     runs = {
         "cold": measure("cold", Path(tempfile.mkdtemp(prefix="ftkit-bench-prefect-"))),
-        "warm": measure("warm", prefect_home),
+        "warm": measure("warm", prefect_home, workdir=workdir),  # the re-runs' folders
         "ephem.": measure("ephemeral", prefect_home, ephemeral=True),
     }
     with prefect_server() as api_url:
         runs["server"] = measure("server", prefect_home, api_url)
     print("\nphase split of one flow run in a fresh process")
-    print("cold: shared server starts (new DB); warm: shared server up; ephem.: Prefect's own")
-    print("temporary server booted in the process (the peer); server: `prefect server start`\n")
+    print("cold: shared server starts (new DB); warm: shared server up, the re-runs' folders")
+    print("(reference cache warm); ephem.: Prefect's own temporary server booted in the process")
+    print("(the peer); server: `prefect server start`. Fresh folders fit the reference rows in")
+    print("`report`. The process wall includes the interpreter's own exit (no `ftkit` fast exit)\n")
     print(f"{'phase':<44}" + "".join(f"{label:>8}" for label in runs))
     for phase in runs["cold"]["phases"]:
         print(f"{phase:<44}" + "".join(f"{r['phases'][phase]:>8.2f}" for r in runs.values()))
