@@ -47,3 +47,17 @@ def test_the_estimate_is_tokens_times_each_trials_epochs_times_price(
     epochs = {t.number: t.config.job.hyperparameters.n_epochs for t in trials}
     assert epochs == {1: 2, 2: 4, 3: 2, 4: 4}
     assert by_trial[2] == by_trial[4] == 2 * by_trial[1] == 2 * by_trial[3]  # type: ignore[operator]
+
+
+def test_a_sweep_on_a_pool_without_a_prefect_server_is_refused_before_anything_starts(
+    tmp_path: Path, sweep_args: list[str], backend, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The pool's workers could not reach a Prefect server that lives only as long as this
+    command, so `sweep.pool` needs PREFECT_API_URL."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    result = CliRunner().invoke(app, ["run", *sweep_args, "sweep.pool=ftkit"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("sweep.pool: the trials run on the workers of pool 'ftkit'") == 1
+    assert "PREFECT_API_URL" in result.stderr and "Traceback" not in result.output
+    assert backend.stats()["requests"] == [], "not one request reached the backend"
+    assert not (tmp_path / "runs").exists()
