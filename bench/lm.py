@@ -5,8 +5,9 @@ against plain Hugging Face on the same data and settings, in one run.
    loss), batches of 16 padded to 64 tokens, bf16 autocast where the CPU supports it, the same
    learning rate; ftkit's `TransformerLearner.step` vs `transformers.Trainer` + PEFT. Tokens are
    the examples' real (unpadded) tokens; both timings include the first steps.
-2. Generation tokens/s: greedy completions of the same prompts, ftkit's sampler (with
-   logprobs, as the server computes them) vs `model.generate`.
+2. Generation tokens/s: greedy completions of the same prompts from the same weights (bf16
+   where the CPU computes in bf16, as served), ftkit's sampler (with logprobs, as the server
+   computes them) vs `model.generate`.
 
 Target: ftkit ≥ 1.0x the peer's training throughput.
 Run: nice .venv/bin/python bench/lm.py [--examples 256] [--prompts 8] [--new-tokens 32]
@@ -18,6 +19,7 @@ import argparse
 import os
 import resource
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -39,6 +41,7 @@ from ftkit.backend.training.transformer.learner import (
     LORA_RANK,
     TransformerLearner,
     bf16_supported,
+    serving_dtype,
 )
 
 DATA = Path(__file__).resolve().parent.parent / "datasets" / "support_tickets.jsonl"
@@ -136,10 +139,8 @@ def hf_training(path: Path, folder: Path) -> tuple[float, int, float]:
 def generation(prompts: list[str], new_tokens: int) -> tuple[float, float, int]:
     """(ftkit seconds, peer seconds, tokens each) for greedy completions of `prompts`."""
     hf_tokenizer = weights.load_tokenizer()
-    model = weights.load_base(torch.float32)
+    model = weights.load_base(serving_dtype())  # both sides: the weights the server serves
     tokenizer = HFTokenizer(hf_tokenizer)
-    import threading
-
     generator = LMGenerator(tokenizer, threading.Lock(), lambda: model)
     ids = [tokenizer.encode_ordinary(p) for p in prompts]
     params = SamplingParams(max_tokens=new_tokens, temperature=0.0, logprobs=0)

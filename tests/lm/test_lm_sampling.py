@@ -55,6 +55,23 @@ def test_the_base_model_is_listed_and_answers_for_real(api: httpx.Client, tokeni
     assert body["usage"]["completion_tokens"] == len(tokenizer.encode_ordinary(content))
 
 
+def test_logprobs_echo_and_seeded_samples_are_the_models(api: httpx.Client) -> None:
+    """Greedy completion with echo: the prompt's tokens come back with the model's logprobs
+    (the first has none); seeded samples repeat, different seeds differ."""
+    body = complete(api, prompt=PROMPT, max_tokens=3, temperature=0, logprobs=2, echo=True)
+    logprobs = body["choices"][0]["logprobs"]
+    assert body["choices"][0]["text"].startswith(PROMPT + " Paris")
+    assert logprobs["token_logprobs"][0] is None
+    assert all(lp < 0 for lp in logprobs["token_logprobs"][1:])
+    assert all(len(top) >= 2 for top in logprobs["top_logprobs"][1:])
+
+    def texts(seed: int) -> list[str]:
+        body = complete(api, prompt=PROMPT, max_tokens=8, temperature=1.0, n=3, seed=seed)
+        return [c["text"] for c in body["choices"]]
+
+    assert texts(1) == texts(1) != texts(2)
+
+
 def test_logit_bias_bans_and_forces_tokens(api: httpx.Client, tokenizer: Any) -> None:
     """-100 on the greedy first token makes another one come first; +100 forces a token."""
     greedy = complete(api, prompt=PROMPT, max_tokens=3, temperature=0, logprobs=0)

@@ -55,7 +55,11 @@ class HFTokenizer:
 
 
 class LMContinuation:
-    """One sequence: the KV cache after its tokens and the next-token log-probabilities."""
+    """One sequence: the KV cache after its tokens and the next-token log-probabilities.
+
+    `advance` only records the token; the model runs when the next distribution is asked for,
+    so the token that ends a completion (after which nothing is asked) costs no forward pass.
+    """
 
     def __init__(
         self,
@@ -64,32 +68,45 @@ class LMContinuation:
         ends: tuple[int, int | None],
         cache: Any,
         logprobs: np.ndarray,
+        pending: Sequence[int] = (),
     ) -> None:
         self.prepare = prepare
         self.lock = lock
         self.ends = ends
         self.cache = cache
-        self.logprobs = logprobs
+        self._logprobs = logprobs
+        self._pending = list(pending)
+
+    @property
+    def logprobs(self) -> np.ndarray:
+        """The next-token log-probabilities (running the model on tokens advanced since)."""
+        if self._pending:
+            ids = torch.tensor([self._pending], device=device())
+            with self.lock:
+                self._logprobs, self.cache = _forward(self.prepare(), ids, self.cache, self.ends)
+            self._pending = []
+        return self._logprobs
 
     def candidates(self) -> tuple[Sequence[int], Sequence[float]]:
         """Every token id and its log-probability."""
-        ids: Any = np.arange(len(self.logprobs))
-        return ids, cast(Any, self.logprobs)
+        logprobs = self.logprobs
+        ids: Any = np.arange(len(logprobs))
+        return ids, cast(Any, logprobs)
 
     def logprob(self, token: int) -> float:
         """log p(token)."""
         return float(self.logprobs[token])
 
     def advance(self, token: int) -> None:
-        """Run the model on one more token."""
-        ids = torch.tensor([[token]], device=device())
-        with self.lock:
-            self.logprobs, self.cache = _forward(self.prepare(), ids, self.cache, self.ends)
+        """One more token (the model runs on it when the next distribution is asked for)."""
+        self._pending.append(token)
 
     def fork(self) -> LMContinuation:
         """An independent copy (the cache is copied)."""
         cache = copy.deepcopy(self.cache)
-        return LMContinuation(self.prepare, self.lock, self.ends, cache, self.logprobs)
+        return LMContinuation(
+            self.prepare, self.lock, self.ends, cache, self._logprobs, self._pending
+        )
 
 
 class LMGenerator:

