@@ -59,6 +59,19 @@ def test_cli_help_is_fast_and_imports_no_heavy_modules() -> None:
     assert out.stdout.strip() == ""
 
 
+def test_a_run_starts_without_scikit_learn_or_matplotlib() -> None:
+    """What `ftkit run` imports before its job trains (the flow, the embedded backend, the
+    report) loads neither scikit-learn nor matplotlib: the run imports scikit-learn while the job
+    trains (ftkit.runs.prefetch) and draws its plots as SVG."""
+    code = (
+        "import sys; import flows.pipeline, ftkit.backend.app, ftkit.report.write; "
+        "heavy = [m for m in ('sklearn', 'scipy', 'matplotlib') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
 def test_every_command_has_help_text_and_an_example() -> None:
     """Each leaf command explains itself and shows an example invocation."""
     missing = []

@@ -5,10 +5,34 @@ create_app(settings) -> FastAPI          the application (files, both fine-tunin
 running_backend(settings)                context manager: serve in a thread, yield base URL
 serve(settings)                          serve in the foreground
 BackendSettings, FaultPlan, Timing       configuration
+
+The names are imported on first use: a training worker imports `ftkit.backend.training`
+without loading the web application.
 """
 
-from ftkit.backend.app import create_app
-from ftkit.backend.server import running_backend, serve
-from ftkit.backend.settings import BackendSettings, FaultPlan, Timing
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ftkit.backend.app import create_app
+    from ftkit.backend.server import running_backend, serve
+    from ftkit.backend.settings import BackendSettings, FaultPlan, Timing
 
 __all__ = ["BackendSettings", "FaultPlan", "Timing", "create_app", "running_backend", "serve"]
+
+_HOMES = {
+    "create_app": "ftkit.backend.app",
+    "running_backend": "ftkit.backend.server",
+    "serve": "ftkit.backend.server",
+    "BackendSettings": "ftkit.backend.settings",
+    "FaultPlan": "ftkit.backend.settings",
+    "Timing": "ftkit.backend.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

@@ -22,12 +22,12 @@ import importlib.util
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer
-from sklearn.preprocessing import normalize
+
+if TYPE_CHECKING:  # scikit-learn loads on first embed: the backend starts ~1 s sooner
+    from sklearn.feature_extraction.text import HashingVectorizer
 
 HASH_MODEL = "ftkit-ngram-hash"
 MINILM_MODEL = "all-MiniLM-L6-v2"
@@ -56,6 +56,9 @@ class NgramHashEmbedder:
 
     def embed(self, texts: Sequence[str], dimensions: int | None = None) -> np.ndarray:
         """Hashed n-gram profiles, normalised."""
+        import scipy.sparse as sp
+        from sklearn.preprocessing import normalize
+
         size = dimensions or self.dimensions
         words, chars = _vectorizers(size)
         features = sp.hstack([words.transform(texts), chars.transform(texts)]).tocsr()
@@ -66,6 +69,8 @@ class NgramHashEmbedder:
 
 @functools.lru_cache(maxsize=8)
 def _vectorizers(size: int) -> tuple[HashingVectorizer, HashingVectorizer]:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
     common: dict[str, Any] = {"n_features": size, "norm": None, "lowercase": True}
     words = HashingVectorizer(analyzer="word", ngram_range=(1, 2), **common)
     chars = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5), **common)
@@ -87,6 +92,7 @@ class MiniLMEmbedder:
     def embed(self, texts: Sequence[str], dimensions: int | None = None) -> np.ndarray:
         """Sentence embeddings, 32 texts per batch (the model loads on first use)."""
         import torch
+        from sklearn.preprocessing import normalize
         from transformers import AutoModel, AutoTokenizer
 
         rows = []

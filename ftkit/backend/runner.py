@@ -1,10 +1,9 @@
 """The job runner: one thread in the server process that moves jobs through their states and
 trains each one in a worker process.
 
-Workers come from a `forkserver` context whose server process preloads the trainer, so a job
-starts in milliseconds without forking the threaded server process (fork is unsafe there) and
-without a cold interpreter per job (spawn costs ~1.5 s of imports). Each worker holds one end of
-a pipe; when the server process dies the pipe closes and the worker exits.
+Workers are forked from a forkserver preloaded with the trainer (`ftkit.backend.forkserver`), so
+a job starts in milliseconds. Each worker holds one end of a pipe; when the server process dies
+the pipe closes and the worker exits.
 
 The database is the source of truth: jobs that were `running` when their server stopped are
 found again and re-run from the beginning with the same seed, so they produce the same steps;
@@ -18,12 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import shutil
 import threading
 import time
 from dataclasses import dataclass
-from multiprocessing import spawn
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -34,6 +31,7 @@ import orjson
 
 from ftkit.backend import lifecycle, training
 from ftkit.backend.faults import FaultInjector
+from ftkit.backend.forkserver import start_forkserver, start_worker
 from ftkit.backend.ids import new_id
 from ftkit.backend.naming import (
     LEGACY_PRICE_PER_1K,
@@ -53,10 +51,9 @@ from ftkit.backend.records import (
 from ftkit.backend.results import jobs_csv, legacy_csv, metrics_event_data, metrics_message
 from ftkit.backend.settings import Timing
 from ftkit.backend.store import Store
-from ftkit.backend.training.trainer import RESUME_DIR
 from ftkit.backend.training.transformer import is_lm_model
 from ftkit.backend.validation import Format, check_file, inspect_file
-from ftkit.backend.worker import WorkerJob, run_job
+from ftkit.backend.worker import WorkerJob
 from ftkit.data.tokens import count_tokens, get_encoding
 
 log = logging.getLogger(__name__)
@@ -65,44 +62,6 @@ KEPT_CHECKPOINTS = 3
 METRICS_EVENTS_PER_JOB = 100  # jobs dialect: at most ~this many `metrics` events (+ the last)
 STOP_GRACE_S = 2.0
 INTERNAL_ERROR = "The job failed due to an internal error."
-
-
-_launching = threading.local()
-_original_preparation_data = spawn.get_preparation_data
-
-
-def _preparation_data(name: str) -> dict[str, Any]:
-    """multiprocessing's preparation data, minus the parent's `__main__` for our workers.
-
-    A new process normally re-imports the parent's main script, which re-runs any script that
-    lacks an `if __name__ == "__main__":` guard. Workers need nothing from `__main__`, so the
-    processes this module starts skip it; other users of multiprocessing are unaffected.
-    """
-    data: dict[str, Any] = _original_preparation_data(name)
-    if getattr(_launching, "active", False):
-        data.pop("init_main_from_path", None)
-        data.pop("init_main_from_name", None)
-    return data
-
-
-spawn.get_preparation_data = _preparation_data
-
-
-def _start_worker(spec: WorkerJob) -> tuple[BaseProcess, Connection]:
-    """Fork a worker from the preloaded forkserver; returns it and the server's pipe end."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["ftkit.backend.worker"])
-    parent_conn, child_conn = context.Pipe()
-    process = context.Process(
-        target=run_job, args=(spec, child_conn), name=f"ftkit-train-{spec.job_id}", daemon=True
-    )
-    _launching.active = True
-    try:
-        process.start()
-    finally:
-        _launching.active = False
-    child_conn.close()
-    return process, parent_conn
 
 
 @dataclass
@@ -140,7 +99,8 @@ class JobRunner:
     # called from request threads ---------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the runner thread."""
+        """Start the workers' forkserver and the runner thread."""
+        start_forkserver()
         self._thread.start()
 
     def stop(self) -> None:
@@ -516,6 +476,8 @@ class JobRunner:
             "classification_betas": job.classification_betas,
             "metadata": job.metadata,
         }
+        from ftkit.backend.training.trainer import RESUME_DIR  # the trainer loads scikit-learn
+
         out_dir = self.store.jobs_dir / job.id
         if not (out_dir / RESUME_DIR).is_dir():  # a learner's resume state: train on from it
             _remove(out_dir)
@@ -530,7 +492,7 @@ class JobRunner:
             fail_code=job.fail_code or "server_error",
             fail_message=job.fail_message or INTERNAL_ERROR,
         )
-        process, conn = _start_worker(spec)
+        process, conn = start_worker(spec)
         self._active[job.id] = _Active(job.id, process, conn)
 
 

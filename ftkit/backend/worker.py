@@ -41,10 +41,14 @@ class ScriptedFailure(Exception):
 
 
 def as_dict(value: Any) -> dict[str, Any]:
-    """A pydantic model or dataclass as a plain dict."""
+    """A pydantic model or a flat dataclass (StepMetrics) as a plain dict.
+
+    Shallow for a dataclass: the pipe pickles it anyway, and `dataclasses.asdict` deep-copies
+    every field (~15% of the quickstart's training time, one call per step).
+    """
     if hasattr(value, "model_dump"):
         return dict(value.model_dump(mode="json"))
-    return dataclasses.asdict(value)
+    return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
 
 
 class _Hooks:

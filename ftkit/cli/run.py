@@ -131,10 +131,11 @@ def prefect_and_api(config: ExperimentConfig, *, quiet: bool = False) -> Iterato
     flows run; ftkit's errors are logged without tracebacks; SIGTERM exits 143, the run
     `interrupted`. quiet: Prefect prints nothing on the console (a progress display shows
     instead; the Prefect UI still gets every log line), set before Prefect is imported."""
-    from ftkit.runs.endpoint import api_base_url
+    from ftkit.runs.endpoint import api_base_url, start_embedded_backend_workers
     from ftkit.runs.preflight import preflight
 
     preflight(config)  # before Prefect starts: a missing file, URL or key fails in < 1 s
+    start_embedded_backend_workers(config.provider)  # they load while Prefect does
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
     console_level = os.environ.get(PREFECT_CONSOLE_LEVEL)
@@ -263,9 +264,9 @@ def _failure_hint(run_dir: Path) -> str:
 def _uses_embedded_backend(run_dir: Path) -> bool:
     """Whether a run uses the embedded backend started in-process (local, no base_url)."""
     from ftkit.runs import RunFolder
+    from ftkit.runs.endpoint import uses_embedded_backend
 
-    provider = RunFolder(run_dir).load_config().provider
-    return provider.kind == "local" and not provider.base_url
+    return uses_embedded_backend(RunFolder(run_dir).load_config().provider)
 
 
 @contextmanager

@@ -14,6 +14,9 @@ Conventions (the report states them too):
   whether it was right).
 * Probability metrics use the rows that carry class probabilities (from logprobs); without
   logprobs they are left out (None).
+
+scikit-learn is imported where it is used: importing this module (the report model needs its
+types) costs nothing; `ftkit run` imports it while the job trains (`ftkit.runs.prefetch`).
 """
 
 from __future__ import annotations
@@ -23,9 +26,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from pydantic import BaseModel, Field
-from sklearn import metrics
-from sklearn.calibration import calibration_curve
-from sklearn.preprocessing import label_binarize
 
 from ftkit.evaluate.classes import OTHER
 from ftkit.evaluate.predictions import Prediction
@@ -145,6 +145,8 @@ def classification_metrics(
     betas: Sequence[float] = (),
 ) -> ClassificationMetrics:
     """Compute every classification metric of `rows` over `classes` (see the module doc)."""
+    from sklearn import metrics
+
     labels = sorted(set(classes) | {row.expected for row in rows})
     binary = len(labels) == 2
     positive = default_positive_class(labels, positive_class) if binary else None
@@ -224,6 +226,9 @@ def _add_probability_metrics(
     labels: list[str],
     positive: str | None,
 ) -> None:
+    from sklearn import metrics
+    from sklearn.preprocessing import label_binarize
+
     y_true = np.array([row.expected for row in rows], dtype=object)
     proba = np.array(
         [[(row.probabilities or {}).get(label, 0.0) for label in labels] for row in rows]
@@ -276,16 +281,22 @@ def _add_probability_metrics(
 
 
 def _roc(y_bin: np.ndarray, score: np.ndarray, label: str, area: float) -> Curve:
+    from sklearn import metrics
+
     fpr, tpr, _ = metrics.roc_curve(y_bin, score)
     return Curve(name=label, x=_thin(fpr), y=_thin(tpr), area=area)
 
 
 def _pr(y_bin: np.ndarray, score: np.ndarray, label: str, area: float) -> Curve:
+    from sklearn import metrics
+
     precision, recall, _ = metrics.precision_recall_curve(y_bin, score)
     return Curve(name=label, x=_thin(recall), y=_thin(precision), area=area)
 
 
 def _reliability(y_bin: np.ndarray, score: np.ndarray, name: str) -> Curve:
+    from sklearn.calibration import calibration_curve
+
     fraction, mean_predicted = calibration_curve(
         y_bin, score, n_bins=RELIABILITY_BINS, strategy="uniform"
     )

@@ -20,7 +20,7 @@ from ftkit.evaluate.predictions import (
     Prediction,
     read_predictions,
 )
-from ftkit.evaluate.references import placeholder_baseline, reference_predictions
+from ftkit.evaluate.references import cached_reference_predictions, placeholder_baseline
 from ftkit.evaluate.runner import EVALUATION_FILE, EvaluationResult, load_examples, load_prepared
 from ftkit.evaluate.text import token_f1
 from ftkit.evaluate.training import TrainingSummary, compare_with_server, training_summary
@@ -40,6 +40,8 @@ from ftkit.runs.atomic import read_json
 from ftkit.runs.events import EventLog
 
 WORST_ERRORS = 10
+REFERENCES_CACHE = ".references"
+"""The experiment folder's cache of reference answers (shared by its runs on the same data)."""
 PROMPT_CHARS = 400
 
 
@@ -188,7 +190,8 @@ def _references(
         return []
     test = load_examples(run_dir, prepared, split)
     train = load_examples(run_dir, prepared, "train")
-    answers = reference_predictions(train, test, options["classes"])
+    cache = run_dir.parent / REFERENCES_CACHE
+    answers = cached_reference_predictions(train, test, options["classes"], cache)
     return [
         evaluate_predictions(rows, model=name, predictions_file="", **options)
         for name, rows in answers.items()

@@ -26,7 +26,7 @@ pre{background:#f6f8fa;padding:.75rem;overflow:auto;font-size:12px} td.text{max-
 def render_html(report: Report, images: dict[str, bytes] | None = None) -> str:
     """The whole report as a single HTML page with its plots embedded.
 
-    `images` are the PNGs of `render_plots(report)` when the caller has them already.
+    `images` are the SVGs of `render_plots(report)` when the caller has them already.
     """
     verdict, reasons = tables.gate_lines(report)
     css_class = "pass" if report.gate and report.gate.passed else "fail"
@@ -56,7 +56,7 @@ def render_html(report: Report, images: dict[str, bytes] | None = None) -> str:
     images = render_plots(report) if images is None else images
     if images:
         figures = "".join(
-            f"<figure><img alt='{escape(p.title)}' src='data:image/png;base64,"
+            f"<figure><img alt='{escape(p.title)}' src='data:image/svg+xml;base64,"
             f"{base64.b64encode(images[p.name]).decode()}'></figure>"
             for p in available_plots(report)
         )

@@ -8,10 +8,11 @@ from ftkit.report.plots import available_plots
 from ftkit.report.tables import Table
 
 PLOTS_DIR = "plots"
+PLOT_SUFFIX = ".svg"
 
 
 def render_markdown(report: Report) -> str:
-    """The whole report as Markdown; plots are linked from plots/<name>.png beside it."""
+    """The whole report as Markdown; plots are linked from plots/<name>.svg beside it."""
     parts = [_summary(report)]
     sections = [
         ("Per class", tables.per_class_table(report)),
@@ -29,7 +30,8 @@ def render_markdown(report: Report) -> str:
     plots = available_plots(report)
     if plots:
         parts.append(
-            "## Plots\n\n" + "\n\n".join(f"![{p.title}]({PLOTS_DIR}/{p.name}.png)" for p in plots)
+            "## Plots\n\n"
+            + "\n\n".join(f"![{p.title}]({PLOTS_DIR}/{p.name}{PLOT_SUFFIX})" for p in plots)
         )
     if report.notes:
         parts.append("## Notes\n\n" + "\n".join(f"- {note}" for note in report.notes))

@@ -1,4 +1,4 @@
-"""Write a Report into its run folder: report.json, report.md, report.html and plots/*.png."""
+"""Write a Report into its run folder: report.json, report.md, report.html and plots/*.svg."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ftkit.config import ExperimentConfig
 from ftkit.report.build import build_report
 from ftkit.report.gate import apply_gate
 from ftkit.report.html import render_html
-from ftkit.report.markdown import PLOTS_DIR, render_markdown
+from ftkit.report.markdown import PLOT_SUFFIX, PLOTS_DIR, render_markdown
 from ftkit.report.model import Report
 from ftkit.report.plots import render_plots
 from ftkit.runs.atomic import write_bytes_atomic
@@ -29,9 +29,9 @@ def write_report(report: Report, run_dir: Path) -> ReportPaths:
     """Render the report once in every format and write the files atomically."""
     images = render_plots(report)
     plots = []
-    for name, png in images.items():
-        path = run_dir / PLOTS_DIR / f"{name}.png"
-        write_bytes_atomic(path, png)
+    for name, image in images.items():
+        path = run_dir / PLOTS_DIR / f"{name}{PLOT_SUFFIX}"
+        write_bytes_atomic(path, image)
         plots.append(path)
     paths = ReportPaths(
         json_path=run_dir / "report.json",

@@ -29,6 +29,20 @@ def default_backend_dir() -> Path:
     return Path(given).expanduser().resolve() if given else user_data_dir() / "backend"
 
 
+def uses_embedded_backend(provider: ProviderConfig) -> bool:
+    """Whether runs of this provider start the embedded backend (kind `local`, no base_url)."""
+    return provider.kind == "local" and not provider.base_url
+
+
+def start_embedded_backend_workers(provider: ProviderConfig) -> None:
+    """For a provider served by the embedded backend, start its training workers' forkserver
+    now (see `ftkit.backend.forkserver`): its ~2 s of imports then overlap the caller's."""
+    if uses_embedded_backend(provider):
+        from ftkit.backend.forkserver import start_forkserver
+
+        start_forkserver()
+
+
 def api_base_url(
     config: ExperimentConfig, given: str | None = None
 ) -> AbstractContextManager[str | None]:
@@ -45,7 +59,7 @@ def provider_base_url(provider: ProviderConfig, given: str | None = None) -> Ite
     port with its state in `default_backend_dir()` and stopped on exit; jobs left running
     resume the next time a backend starts on that folder.
     """
-    if given or provider.kind != "local" or provider.base_url:
+    if given or not uses_embedded_backend(provider):
         yield given
         return
     from ftkit.backend import BackendSettings, running_backend

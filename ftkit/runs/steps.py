@@ -25,6 +25,7 @@ from ftkit.results import ResultsSummary, full_validation_points, parse_results,
 from ftkit.runs.atomic import read_json, write_bytes_atomic, write_json_atomic
 from ftkit.runs.endpoint import BACKEND_DIR_ENV, default_backend_dir
 from ftkit.runs.folder import RunFolder
+from ftkit.runs.prefetch import prefetch_evaluation_imports
 from ftkit.runs.state import RunError
 
 OnUpdate = Callable[[FollowUpdate], Awaitable[None]]
@@ -132,6 +133,7 @@ async def follow(
     job is recorded with the provider's error and raises JobFailedError. Following stops with
     APITimeoutError after `timeout_s` (default `job.timeout_s`).
     """
+    prefetch_evaluation_imports()  # while the job trains, this process mostly waits
     saved = run.events.cursor()
     cursor = EventCursor.model_validate(saved) if saved and saved["job_id"] == job.id else None
     updates = client.jobs.follow(

@@ -9,7 +9,14 @@ import httpx
 import openai
 import pytest
 
+from ftkit.data.tokens import encoding_name, get_encoding
+
 CHAT = [{"role": "user", "content": "Say something."}]
+
+
+def never_ending(model: str) -> dict[str, int]:
+    """A `logit_bias` banning the end token, so a base model writes exactly `max_tokens`."""
+    return {str(get_encoding(encoding_name(model)).eot_token): -100}
 
 
 @pytest.fixture(scope="module")
@@ -77,19 +84,26 @@ def test_chat_stream_usage_chunk_counts_the_reply(sdk: openai.OpenAI) -> None:
             messages=CHAT,  # type: ignore[arg-type]
             max_tokens=5,
             n=2,
+            logit_bias=never_ending("gpt-4o-mini"),
             stream=True,
             stream_options={"include_usage": True},
         )
     )
     usage = chunks[-1].usage
     assert chunks[-1].choices == [] and usage is not None
-    assert usage.completion_tokens == 10  # 2 choices x 5 tokens, base models never stop early
+    assert usage.completion_tokens == 10  # 2 choices x 5 tokens
     assert {c.choices[0].index for c in chunks[:-1]} == {0, 1}
 
 
 def test_the_wire_format_is_data_lines_ending_with_done(shared_backend: Any) -> None:
     """`text/event-stream`, `data: {json}` events, `data: [DONE]` last."""
-    body = {"model": "babbage-002", "prompt": "Hi", "max_tokens": 3, "stream": True}
+    body = {
+        "model": "babbage-002",
+        "prompt": "Hi",
+        "max_tokens": 3,
+        "logit_bias": never_ending("babbage-002"),
+        "stream": True,
+    }
     with httpx.stream("POST", f"{shared_backend.url}/completions", json=body) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         events = [line for line in response.iter_lines() if line]

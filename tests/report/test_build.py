@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -23,6 +24,7 @@ from ftkit.report import (
     summary_markdown,
     write_report,
 )
+from ftkit.report.plots import available_plots
 
 MakeRun = Callable[..., tuple[Path, ExperimentConfig]]
 
@@ -111,7 +113,8 @@ def test_report_json_round_trips_and_checks_its_schema_version(make_run: MakeRun
 
 
 def test_markdown_has_every_section_and_links_the_written_plots(make_run: MakeRun) -> None:
-    """report.md holds the gate, metrics, per-class table, training and links to plots/*.png."""
+    """report.md holds the gate, metrics, per-class table, training and links to plots/*.svg,
+    each a well-formed SVG document titled as the markdown names it."""
     run_dir, config = make_run(gate={"metric": "f1_macro", "min": 0.5})
     report = build_report(run_dir, config)
     paths = write_report(report, run_dir)
@@ -129,7 +132,11 @@ def test_markdown_has_every_section_and_links_the_written_plots(make_run: MakeRu
     ):
         assert heading in markdown
     for plot in paths.plots:
-        assert f"](plots/{plot.name})" in markdown and plot.read_bytes()[:4] == b"\x89PNG"
+        assert f"](plots/{plot.name})" in markdown
+        document = ElementTree.fromstring(plot.read_bytes())
+        assert document.tag == "{http://www.w3.org/2000/svg}svg"
+        title = next(p.title for p in available_plots(report) if p.name == plot.stem)
+        assert title in ElementTree.tostring(document, encoding="unicode")
     assert {p.stem for p in paths.plots} == {
         "loss",
         "accuracy",
@@ -146,7 +153,7 @@ def test_html_is_self_contained(make_run: MakeRun) -> None:
     run_dir, config = make_run()
     report = build_report(run_dir, config)
     html = render_html(report)
-    assert html.count("src='data:image/png;base64,") == 6
+    assert html.count("src='data:image/svg+xml;base64,") == 6
     assert "http://" not in html and "https://" not in html
     for section in (
         "overview",
@@ -212,6 +219,25 @@ def test_reference_rows_score_majority_class_and_tfidf_on_the_same_examples(
     assert by_name[TFIDF].metrics["accuracy"] > 0.6  # words lean 70% towards the label
     markdown = render_markdown(report)
     assert "## Reference rows (same examples)" in markdown and TFIDF in markdown
+
+
+def test_reference_answers_are_fitted_once_per_split_content(
+    make_run: MakeRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second report on the same split files reads the TF-IDF answers from the experiment's
+    cache (same rows, no fit); changed split content is fitted anew."""
+    from ftkit.evaluate import references
+
+    run_dir, config = make_run()
+    first = build_report(run_dir, config).references
+    fits: list[int] = []
+    fit = references.reference_predictions
+    monkeypatch.setattr(references, "reference_predictions", lambda *a: fits.append(1) or fit(*a))
+    assert build_report(run_dir, config).references == first and not fits
+    train = run_dir / "prepared" / "train.jsonl"
+    train.write_text("".join(reversed(train.read_text().splitlines(keepends=True))))
+    build_report(run_dir, config)
+    assert fits == [1]
 
 
 def test_worst_errors_point_at_the_users_file_and_line(make_run: MakeRun) -> None:

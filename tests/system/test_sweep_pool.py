@@ -1,15 +1,18 @@
 """A sweep spread over a work pool: a PostgreSQL-backed Prefect server, two real `prefect worker`
 processes, and `ftkit run configs/sweep.yaml sweep.pool=POOL` against one embedded backend.
 
-Every trial runs as a flow run of the pipeline's deployment, a child of the sweep's parent flow
-run; both workers take trials; each trial makes exactly one remote job; the provider's job-slot
-limit holds across the workers; the leaderboard ranks every trial with its own report's numbers;
-running the sweep again reuses every finished trial.
+The first sweep command is killed while a trial trains; the same command again resumes the
+sweep. Every trial runs as a flow run of the pipeline's deployment, a child of the sweep's parent
+flow run; both workers take trials; each trial makes exactly one remote job (the runs the killed
+command launched go on on the workers, the resumed sweep's trials wait for them and reuse them);
+the provider's job-slot limit holds across the workers; the leaderboard ranks every trial with its
+own report's numbers; running the sweep a third time reuses every finished trial.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,18 @@ import pytest
 from flows.concurrency import limit_name
 from ftkit.api import Client, Job
 from ftkit.config import load_config
-from tests.system.conftest import BIN, ROOT, executed_by, postgres, prefect_server
+from ftkit.runs import RunFolder
+from tests.system.conftest import (
+    BIN,
+    ROOT,
+    executed_by,
+    kill_tree,
+    postgres,
+    prefect_server,
+    started,
+    training_started,
+    wait_until,
+)
 
 SWEEP = ROOT / "configs" / "sweep.yaml"
 EXPERIMENT = "support-tickets-sweep"
@@ -28,40 +42,43 @@ MAX_JOBS = 2
 
 def most_jobs_at_once(jobs: list[Job]) -> int:
     """The most jobs that were training at the same moment (from their created/finished times)."""
-    return max(
-        sum(
-            1
-            for other in jobs
-            if other.created_at <= job.created_at < (other.finished_at or job.created_at + 1)
-        )
-        for job in jobs
-    )
+    spans = [(job.created_at or 0, job.finished_at or math.inf) for job in jobs]
+    return max(sum(1 for begin, end in spans if begin <= start < end) for start, _ in spans)
 
 
-async def parent_and_children(client: Any, name: str) -> tuple[Any, list[Any], Any]:
+async def sweep_runs(client: Any, name: str) -> tuple[list[Any], dict[Any, list[Any]], Any]:
+    """The sweep's parent flow runs, oldest first; each one's children; the trials' deployment."""
     from prefect.client.schemas.filters import (
         FlowRunFilter,
         FlowRunFilterName,
         FlowRunFilterParentFlowRunId,
     )
 
-    (parent,) = await client.read_flow_runs(
+    parents = await client.read_flow_runs(
         flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name]))
     )
-    children = await client.read_flow_runs(
-        flow_run_filter=FlowRunFilter(
-            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])
+    children = {
+        parent.id: await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])
+            )
         )
-    )
+        for parent in parents
+    }
     deployment = await client.read_deployment_by_name(f"fine-tune-pipeline/{EXPERIMENT}")
-    return parent, children, deployment
+    return sorted(parents, key=lambda parent: parent.created), children, deployment
+
+
+def a_trial_trains(runs: Path) -> bool:
+    folders = (runs / EXPERIMENT).glob("*/run.json")
+    return any(training_started(RunFolder(path.parent)) for path in folders)
 
 
 @pytest.mark.slow
 def test_a_sweep_on_a_pool_runs_each_trial_once_on_either_worker_as_a_child_of_the_sweep(
     tmp_path: Path, backend: Any
 ) -> None:
-    backend.set_timing(step_seconds=0.01)  # jobs train long enough to overlap
+    backend.set_timing(step_seconds=0.05)  # slow until the first sweep command is killed
     tickets = tmp_path / "tickets.jsonl"
     lines = (ROOT / "datasets" / "support_tickets.jsonl").read_text().splitlines()[:100]
     tickets.write_text("\n".join(lines) + "\n")
@@ -71,6 +88,7 @@ def test_a_sweep_on_a_pool_runs_each_trial_once_on_either_worker_as_a_child_of_t
         f"data.source={tickets}", "sweep.pool=sweeps", "sweep.max_parallel=4",
         f"provider.max_concurrent_jobs={MAX_JOBS}",
     ]  # fmt: skip
+    command = [str(BIN / "ftkit"), "run", *args, "--format", "json"]
     logs = {name: tmp_path / f"{name}.log" for name in ("w1", "w2")}
     with (
         postgres() as database_url,
@@ -78,24 +96,29 @@ def test_a_sweep_on_a_pool_runs_each_trial_once_on_either_worker_as_a_child_of_t
         server.worker("sweeps", "w1", tmp_path, limit=2),
         server.worker("sweeps", "w2", tmp_path, limit=2),
     ):
+        with started(command, server.env, tmp_path / "killed.log", tmp_path) as killed:
+            wait_until(lambda: a_trial_trains(runs), 240, "a trial to train on a worker")
+            kill_tree(killed.pid)  # the sweep's process dies; its trials go on on the workers
+            killed.wait()
+        backend.set_timing(step_seconds=0.01)  # jobs still train long enough to overlap
         done = subprocess.run(
-            [str(BIN / "ftkit"), "run", *args, "--format", "json"],
-            env=server.env, cwd=tmp_path, capture_output=True, text=True, timeout=400,
-        )  # fmt: skip
+            command, env=server.env, cwd=tmp_path, capture_output=True, text=True, timeout=400
+        )
         assert done.returncode == 0, done.stderr[-5000:]
+        again = subprocess.run(
+            command, env=server.env, cwd=tmp_path, capture_output=True, text=True, timeout=400
+        )
         board = json.loads(done.stdout)["leaderboard"]
         name = f"{EXPERIMENT}/sweep-{board['sweep_id']}"
-        parent, children, deployment = server.run(parent_and_children, name)
-        again = subprocess.run(
-            [str(BIN / "ftkit"), "run", *args, "--format", "json"],
-            env=server.env, cwd=tmp_path, capture_output=True, text=True, timeout=400,
-        )  # fmt: skip
+        (crashed, parent, last), children_of, deployment = server.run(sweep_runs, name)
+        children = children_of[parent.id]
         limit = server.run(
             lambda client: client.read_global_concurrency_limit_by_name(
                 limit_name(load_config(args[0], args[1:]).provider)
             )
         )
 
+    assert crashed.state.is_crashed() and last.state.is_completed()
     assert "trials run as flow runs of deployment" in done.stderr
     assert parent.state.is_completed() and parent.deployment_id is None
     rows = {row["run_id"]: row for row in board["rows"]}
