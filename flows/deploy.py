@@ -40,19 +40,29 @@ def schedules_for(schedule: ScheduleConfig) -> list[Schedule]:
     return schedules
 
 
-def deployment_for(config_path: str | Path, overrides: list[str]) -> RunnerDeployment:
+def trials_deployment_name(experiment: str) -> str:
+    """The deployment a sweep's trials run as: apart from the experiment's own (scheduled) one."""
+    return f"{experiment}-trials"
+
+
+def deployment_for(
+    config_path: str | Path, overrides: list[str], *, trials: bool = False
+) -> RunnerDeployment:
     """The deployment of a config file + overrides: named after the experiment, on its schedule.
 
-    The parameters carry the absolute config path and overrides (relative paths resolved
-    here), so a worker in another directory loads the same config.
+    With `trials`, the unscheduled deployment a sweep's trials run as (its own name, so
+    registering it never replaces the experiment's schedule, nor makes trials wait on the
+    schedule's one-at-a-time limit). The parameters carry the absolute config path and
+    overrides (relative paths resolved here), so a worker in another directory loads the same
+    config.
     """
     path = Path(config_path).resolve()
     overrides = absolute_overrides(overrides)
     config = load_config(path, overrides)
-    schedules = schedules_for(config.schedule)
+    schedules = [] if trials else schedules_for(config.schedule)
     # to_deployment dispatches on the caller: from sync code it returns the deployment itself
     deployment = fine_tune_pipeline.to_deployment(
-        name=config.name,
+        name=trials_deployment_name(config.name) if trials else config.name,
         parameters={"config": str(path), "overrides": overrides},
         schedules=schedules or None,
         # a schedule never overlaps itself; manual runs (other overrides) may run side by side

@@ -1,8 +1,9 @@
 """How a sweep runs one trial, behind one small interface (`TrialLauncher`):
 
 - `as_subflow`: the pipeline as a subflow of the sweep's flow run, in the sweep's process;
-- `on_pool`: a run of the pipeline's deployment `fine-tune-pipeline/<experiment>` (the one
-  `ftkit deploy CONFIG --pool POOL` registers) that any worker of the pool picks up, linked to
+- `on_pool`: a run of the pipeline's unscheduled deployment
+  `fine-tune-pipeline/<experiment>-trials` (which `ftkit run` of the sweep registers on the
+  pool) that any worker of the pool picks up, linked to
   the sweep's flow run as its child (`run_deployment`).
 
 Either way the trial is an ordinary pipeline run of the trial's own config, so it has the same
@@ -20,6 +21,7 @@ from prefect.client.schemas.objects import WorkerStatus
 from prefect.deployments import arun_deployment
 
 from flows import labels
+from flows.deploy import trials_deployment_name
 from flows.pipeline import fine_tune_pipeline
 from ftkit.config import ExperimentConfig, resolve_config
 from ftkit.errors import ConfigError
@@ -56,7 +58,7 @@ async def on_pool(
     passed whole, the trial's config itself), and `base_url` when the sweep has one.
     """
     config = resolve_config(source, overrides)
-    deployment = f"{fine_tune_pipeline.name}/{config.name}"
+    deployment = f"{fine_tune_pipeline.name}/{trials_deployment_name(config.name)}"
     await _warn_without_workers(pool)
 
     async def launch(trial: Trial, run_id: str) -> bool:

@@ -54,11 +54,12 @@ def run_sweep(
         from flows.sweep import fine_tune_sweep
 
         if pool:
-            from flows.deploy import deployment_for, serve_or_register
+            from flows.deploy import deployment_for, serve_or_register, trials_deployment_name
 
-            serve_or_register(deployment_for(source, overrides), pool)
+            serve_or_register(deployment_for(source, overrides, trials=True), pool)
             typer.echo(
-                f"trials run as flow runs of deployment fine-tune-pipeline/{config.name} "
+                "trials run as flow runs of deployment "
+                f"fine-tune-pipeline/{trials_deployment_name(config.name)} "
                 f"on work pool {pool!r}",
                 err=output is OutputFormat.json,
             )

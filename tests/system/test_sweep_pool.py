@@ -65,7 +65,7 @@ async def sweep_runs(client: Any, name: str) -> tuple[list[Any], dict[Any, list[
         )
         for parent in parents
     }
-    deployment = await client.read_deployment_by_name(f"fine-tune-pipeline/{EXPERIMENT}")
+    deployment = await client.read_deployment_by_name(f"fine-tune-pipeline/{EXPERIMENT}-trials")
     return sorted(parents, key=lambda parent: parent.created), children, deployment
 
 
