@@ -48,28 +48,25 @@ def test_library_never_imports_prefect() -> None:
     assert offenders == []
 
 
+def heavy_modules_loaded(imports: str, heavy: tuple[str, ...]) -> list[str]:
+    """Which of `heavy` a fresh interpreter has loaded after running `imports`."""
+    code = f"import sys; {imports}; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return [m for m in out.stdout.strip().split(",") if m]
+
+
 def test_cli_help_is_fast_and_imports_no_heavy_modules() -> None:
     """`ftkit --help` does not pull in prefect, sklearn or the server stack."""
-    code = (
-        "import sys; from ftkit.cli import app; "
-        "heavy = [m for m in ('prefect', 'sklearn', 'fastapi', 'uvicorn', 'matplotlib') "
-        "if m in sys.modules]; print(','.join(heavy))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    heavy = ("prefect", "sklearn", "fastapi", "uvicorn", "matplotlib")
+    assert heavy_modules_loaded("from ftkit.cli import app", heavy) == []
 
 
 def test_a_run_starts_without_scikit_learn_or_matplotlib() -> None:
     """What `ftkit run` imports before its job trains (the flow, the embedded backend, the
     report) loads neither scikit-learn nor matplotlib: the run imports scikit-learn while the job
     trains (ftkit.runs.prefetch) and draws its plots as SVG."""
-    code = (
-        "import sys; import flows.pipeline, ftkit.backend.app, ftkit.report.write; "
-        "heavy = [m for m in ('sklearn', 'scipy', 'matplotlib') if m in sys.modules]; "
-        "print(','.join(heavy))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    imports = "import flows.pipeline, ftkit.backend.app, ftkit.report.write"
+    assert heavy_modules_loaded(imports, ("sklearn", "scipy", "matplotlib")) == []
 
 
 def test_every_command_has_help_text_and_an_example() -> None:

@@ -12,8 +12,9 @@ without loading the web application.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ftkit.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ftkit.backend.app import create_app
@@ -31,8 +32,4 @@ _HOMES = {
     "Timing": "ftkit.backend.settings",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = lazy_attributes(__name__, _HOMES)

@@ -10,8 +10,9 @@ The names are imported on first use, so the server process (which needs `transfo
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ftkit.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ftkit.backend.sampling import Choice
@@ -72,8 +73,4 @@ _HOMES = {
     "train": "ftkit.backend.training.trainer",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = lazy_attributes(__name__, _HOMES)
