@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ftkit.runs.atomic import write_bytes_atomic
+from ftkit.runs.file_lock import locked_file
 from ftkit.runs.process import process_alive, process_started
 
 IDLE_ENV = "FTKIT_PREFECT_IDLE_S"
@@ -109,14 +110,8 @@ class SharedPrefectServer:
             return None
         return info if process_alive(info["pid"], info.get("started")) else None
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with (self.dir / "lock").open("a+b") as handle:
-            fcntl.lockf(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.lockf(handle, fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return locked_file(self.dir / "lock", fcntl.lockf)
 
 
 def _healthy(url: str) -> bool:

@@ -9,9 +9,7 @@ the champion; without a gate in the config no run is promoted.
 
 from __future__ import annotations
 
-import fcntl
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -21,6 +19,7 @@ from ftkit.evaluate.metrics import LOWER_IS_BETTER, is_better
 from ftkit.evaluate.runner import CHAMPION_FILE
 from ftkit.report.model import GateResult, Report
 from ftkit.runs.atomic import write_json_atomic
+from ftkit.runs.file_lock import locked_file
 from ftkit.runs.state import now_iso
 
 
@@ -100,7 +99,7 @@ def apply_gate(report: Report, experiment_dir: Path) -> GateResult:
     gate_config = (report.config.get("evaluate") or {}).get("gate")
     gate = GateConfig.model_validate(gate_config) if gate_config else None
     model = report.evaluation.model if report.evaluation else None
-    with _locked(experiment_dir):
+    with locked_file(experiment_dir / ".champion.lock"):
         champion = read_champion(experiment_dir)
         result = decide_gate(gate, report.metrics, champion, report.run_id)
         if result.passed and result.configured and model and result.value is not None:
@@ -125,14 +124,3 @@ def apply_gate(report: Report, experiment_dir: Path) -> GateResult:
             result.promoted = True
     report.gate = result
     return result
-
-
-@contextmanager
-def _locked(experiment_dir: Path) -> Iterator[None]:
-    experiment_dir.mkdir(parents=True, exist_ok=True)
-    with (experiment_dir / ".champion.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import fcntl
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import orjson
 
 from ftkit.errors import ConfigError
 from ftkit.runs.atomic import write_bytes_atomic
+from ftkit.runs.file_lock import locked_file
 from ftkit.runs.state import IndexEntry
 
 
@@ -63,12 +62,5 @@ class RunIndex:
             raise ConfigError(msg)
         return matches[0]
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        with (self.runs_dir / ".index.lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _locked(self) -> AbstractContextManager[None]:
+        return locked_file(self.runs_dir / ".index.lock")

@@ -19,13 +19,14 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from ftkit.runs.atomic import read_json, write_json_atomic
+from ftkit.runs.file_lock import locked_file
 from ftkit.runs.process import process_alive, process_started
 
 DEFAULT_TTL_S = 30.0
@@ -176,15 +177,8 @@ class Lease:
             return current
         return None
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with self.lock_path.open("a+b") as handle:
-            fcntl.lockf(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.lockf(handle, fcntl.LOCK_UN)
+    def _locked(self) -> AbstractContextManager[None]:
+        return locked_file(self.lock_path, fcntl.lockf)
 
 
 def other_runner(folder: Path) -> LeaseHolder | None:
