@@ -20,7 +20,7 @@ import torch
 
 from ftkit.backend.training.examples import Dataset
 
-BUCKETS = (32, 64, 128, 256, 512, 1024)
+BUCKETS = (32, 48, 64, 128, 256, 512, 1024)
 MAX_LENGTH = BUCKETS[-1]
 
 
