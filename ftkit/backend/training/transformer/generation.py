@@ -179,10 +179,10 @@ def _forward(
     """Next-token log-probabilities after `ids` (given the cache so far) and the new cache;
     the other end token's probability is moved onto the end token."""
     with torch.inference_mode(), autocast():
-        out = model(input_ids=ids, past_key_values=cache, use_cache=True)
+        out = model(input_ids=ids, cache=cache, use_cache=True)
     logp = torch.log_softmax(out.logits[0, -1].float(), dim=-1).cpu().numpy().astype(np.float64)
     end, other = ends
     if other is not None:
         logp[end] = np.logaddexp(logp[end], logp[other])
         logp[other] = -np.inf
-    return logp, out.past_key_values
+    return logp, out.cache

@@ -19,9 +19,12 @@ stops (pause, server restart) trains on from there.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,7 +34,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 
 from ftkit.backend.training.examples import Dataset, TrainingDataError
 from ftkit.backend.training.metrics import BatchScore
-from ftkit.backend.training.transformer import weights
+from ftkit.backend.training.transformer import METHOD_KEY, method_error, weights
 from ftkit.backend.training.transformer.batches import (
     Batch,
     TokenizedSplit,
@@ -40,11 +43,11 @@ from ftkit.backend.training.transformer.batches import (
 )
 
 Method = Literal["lora", "full"]
-METHOD_KEY = "ftkit_lm_method"
 BASE_LEARNING_RATE: dict[str, float] = {"lora": 2e-2, "full": 1e-3}
 LORA_RANK = 8
 LORA_ALPHA = 16
 META_FILE = "ftkit-lm.json"
+STATE_FILE = "state.pt"  # in the job's resume folder
 EVAL_BATCH = 32
 
 
@@ -77,15 +80,25 @@ def autocast() -> Any:
 
 
 def resolve_method(metadata: dict[str, str] | None) -> Method:
-    """LoRA unless job metadata asks for full fine-tuning; anything else is a clear error."""
-    value = (metadata or {}).get(METHOD_KEY, "lora")
-    if value not in ("lora", "full"):
-        raise TrainingDataError(
-            "invalid_metadata",
-            f'metadata.{METHOD_KEY} must be "lora" or "full", not {value!r}.',
-            "metadata",
+    """LoRA unless job metadata asks for full fine-tuning; anything else is a clear error
+    (job creation refuses it first; this guards jobs recorded before that check)."""
+    problem = method_error(metadata)
+    if problem is not None:
+        raise TrainingDataError("invalid_metadata", problem, "metadata")
+    return "full" if (metadata or {}).get(METHOD_KEY) == "full" else "lora"
+
+
+@contextlib.contextmanager
+def quiet_peft_wrapping() -> Iterator[None]:
+    """Wrap a model in PEFT without transformers 5's FutureWarning that `is_gradient_checkpointing`
+    is deprecated: PeftModel's constructor (PEFT 0.21) reads that property to decide on
+    gradient checkpointing, which we do not use, and the warning reached users' terminals.
+    Only that warning, only while wrapping, is silenced."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
         )
-    return value  # type: ignore[return-value]
+        yield
 
 
 def write_meta(path: Path, base_model: str, method: str, data_format: str) -> None:
@@ -129,17 +142,18 @@ class TransformerLearner:
         if method == "full" and parent is not None and read_meta(parent)["method"] == "full":
             model = weights.load_full(parent, torch.float32)
         if method == "lora":
-            if parent is not None and read_meta(parent)["method"] == "lora":
-                model = PeftModel.from_pretrained(model, parent, is_trainable=True)
-            else:
-                config = LoraConfig(
-                    r=LORA_RANK,
-                    lora_alpha=LORA_ALPHA,
-                    lora_dropout=0.0,
-                    target_modules="all-linear",
-                    task_type="CAUSAL_LM",
-                )
-                model = get_peft_model(model, config)
+            with quiet_peft_wrapping():
+                if parent is not None and read_meta(parent)["method"] == "lora":
+                    model = PeftModel.from_pretrained(model, parent, is_trainable=True)
+                else:
+                    config = LoraConfig(
+                        r=LORA_RANK,
+                        lora_alpha=LORA_ALPHA,
+                        lora_dropout=0.0,
+                        target_modules="all-linear",
+                        task_type="CAUSAL_LM",
+                    )
+                    model = get_peft_model(model, config)
         self.model = model.to(device())
         self.model.train()
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -203,8 +217,14 @@ class TransformerLearner:
         if self.method == "lora":
             self.model.save_pretrained(staging)
         else:
-            self.model.to(torch.bfloat16).save_pretrained(staging, safe_serialization=True)
-            self.model.to(torch.float32)
+            # a bf16 copy (tied weights stay one tensor): casting the model itself to bf16 and
+            # back rounded the fp32 master weights that training goes on from
+            copies: dict[int, torch.Tensor] = {}
+            bf16 = {
+                name: copies.setdefault(t.data_ptr(), t.to(torch.bfloat16))
+                for name, t in self.model.state_dict().items()
+            }
+            self.model.save_pretrained(staging, state_dict=bf16, safe_serialization=True)
             self.tokenizer.save_pretrained(staging)
         write_meta(staging, self.base_model, self.method, self.data_format)
         shutil.rmtree(path, ignore_errors=True)
@@ -216,9 +236,6 @@ class TransformerLearner:
         if self.method == "full" and not epoch_end:
             return
         trainable = {n: p.detach() for n, p in self.model.named_parameters() if p.requires_grad}
-        staging = self.state_dir.with_name(f".{self.state_dir.name}.tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
         state = {
             "step": step,
             "weights": trainable,
@@ -226,15 +243,18 @@ class TransformerLearner:
             "scheduler": self.scheduler.state_dict(),
             "rng": torch.get_rng_state(),
         }
-        torch.save(state, staging / "state.pt")
-        shutil.rmtree(self.state_dir, ignore_errors=True)
-        os.replace(staging, self.state_dir)
+        # written aside, then renamed over the previous state in one step: a process killed at
+        # any moment leaves one whole state to resume from
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        staging = self.state_dir / f".{STATE_FILE}.tmp"
+        torch.save(state, staging)
+        os.replace(staging, self.state_dir / STATE_FILE)
 
     # internals ---------------------------------------------------------------------------------
 
     def _restore(self) -> int:
         """Load the resume state if there is one; the step it was saved at (else 0)."""
-        path = self.state_dir / "state.pt"
+        path = self.state_dir / STATE_FILE
         if not path.is_file():
             return 0
         state = torch.load(path, weights_only=True)

@@ -18,7 +18,12 @@ from peft import PeftModel
 
 from ftkit.backend.training.transformer import weights
 from ftkit.backend.training.transformer.generation import HFTokenizer, LMGenerator
-from ftkit.backend.training.transformer.learner import device, read_meta, serving_dtype
+from ftkit.backend.training.transformer.learner import (
+    device,
+    quiet_peft_wrapping,
+    read_meta,
+    serving_dtype,
+)
 
 
 class LMRegistry:
@@ -47,7 +52,8 @@ class LMRegistry:
                 if isinstance(self.model, PeftModel):
                     self.model.load_adapter(path, adapter_name=name)
                 else:
-                    self.model = PeftModel.from_pretrained(self.model, path, adapter_name=name)
+                    with quiet_peft_wrapping():
+                        self.model = PeftModel.from_pretrained(self.model, path, adapter_name=name)
                 self.model.eval()
                 self.adapters[key] = name
         return LMGenerator(self.tokenizer, self.lock, self._runner(self.adapters[key]))
