@@ -5,7 +5,8 @@ after a restart records nothing twice.
 Texts the reference marks unconfirmed, chosen here: legacy failure `Fine-tune failed` (after an
 error-level event with the reason); jobs dialect `The job failed: <message>`,
 `Fine-tuning job cancelled`, `Fine-tuning job paused`, `Fine-tuning job resumed`,
-`Checkpoint created at step N`.
+`Checkpoint created at step N`; ftkit's own, after a restart that trains on from a saved state:
+`Training resumed at step N+1/T from the state saved at step N`.
 """
 
 from __future__ import annotations
@@ -90,3 +91,9 @@ def paused(store: Store, job: JobRecord, count: int) -> None:
 def resumed(store: Store, job: JobRecord, count: int) -> None:
     """Jobs dialect: resumed (the `count`-th time)."""
     store.add_event(job.id, f"resumed:{count}", "Fine-tuning job resumed")
+
+
+def trains_on(store: Store, job: JobRecord, step: int, total_steps: int) -> None:
+    """Training restarted from the state its learner saved after `step` (not from step 1)."""
+    text = f"Training resumed at step {step + 1}/{total_steps} from the state saved at step {step}"
+    store.add_event(job.id, f"trains-on:{step}", text)

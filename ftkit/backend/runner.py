@@ -207,6 +207,9 @@ class JobRunner:
         if kind == "epoch":
             self._on_epoch(job, int(message[1]), message[2], message[3])
             return False
+        if kind == "resumed":
+            lifecycle.trains_on(self.store, job, int(message[1]), int(message[2]))
+            return False
         self._finish(active, message)
         return True
 

@@ -85,6 +85,9 @@ class _Hooks:
         path = str(checkpoint_path) if checkpoint_path is not None else None
         self.conn.send(("epoch", epoch, path, as_dict(metrics)))
 
+    def on_resume(self, step: int, total_steps: int) -> None:
+        self.conn.send(("resumed", step, total_steps))
+
     def should_stop(self) -> bool:
         return self.stop.is_set()
 

@@ -1,10 +1,14 @@
-"""Helpers for the backend tests: learnable datasets, an HTTP client, waiting for jobs."""
+"""Helpers for the backend tests: learnable datasets, an HTTP client, waiting for jobs, real
+`ftkit serve` processes (started on a free port, killed with SIGKILL)."""
 
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -137,3 +141,80 @@ def free_port() -> int:
 def serve_command(*args: str) -> list[str]:
     """The command line of `ftkit serve ARGS` run by this Python."""
     return [sys.executable, "-c", "from ftkit.cli import main; main()", "serve", *args]
+
+
+def metrics_steps(api: httpx.Client, job_id: str) -> list[int]:
+    """Steps of the job's metrics events."""
+    events = api.get(f"/fine_tuning/jobs/{job_id}/events", params={"limit": 1000}).json()["data"]
+    return [e["data"]["step"] for e in events if e["type"] == "metrics"]
+
+
+def wait_until(predicate: Any, timeout: float = 30) -> None:
+    """Poll `predicate` until true."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def start_serve(
+    data_dir: Path, *args: str, stderr: Any = subprocess.DEVNULL
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A real `ftkit serve ARGS` process on `data_dir` and a free loopback port, once it
+    answers, and its root URL (the caller kills it)."""
+    port = free_port()
+    server = subprocess.Popen(
+        serve_command("--port", str(port), "--data-dir", str(data_dir), *args),
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        stderr=stderr,
+    )
+    root = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=root + "/v1", timeout=30) as api:
+            wait_until(lambda: _answers(api), timeout=60)
+    except BaseException:
+        server.kill()
+        raise
+    return server, root
+
+
+def kill_9(server: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a server mid-work; its training workers must exit on their own."""
+    workers = _descendants(server.pid)
+    assert workers
+    server.send_signal(signal.SIGKILL)
+    server.wait(5)
+    wait_until(lambda: not any(_alive(pid) for pid in workers), timeout=10)
+
+
+def _answers(api: httpx.Client) -> bool:
+    try:
+        return api.get("/models").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live descendant of `pid` (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        children = {child for child, parent in parents.items() if parent in frontier}
+        frontier = children - found
+        found |= children
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -5,34 +5,24 @@ from __future__ import annotations
 
 import base64
 import csv
-import os
-import signal
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from ftkit.backend import BackendSettings
 from ftkit.backend.testing import started_backend
-from tests.backend.conftest import DONE, free_port, serve_command, upload, wait_for
-
-
-def metrics_steps(api: httpx.Client, job_id: str) -> list[int]:
-    """Steps of the job's metrics events."""
-    events = api.get(f"/fine_tuning/jobs/{job_id}/events", params={"limit": 1000}).json()["data"]
-    return [e["data"]["step"] for e in events if e["type"] == "metrics"]
-
-
-def wait_until(predicate: Any, timeout: float = 30) -> None:
-    """Poll `predicate` until true."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+from tests.backend.conftest import (
+    DONE,
+    kill_9,
+    metrics_steps,
+    start_serve,
+    upload,
+    wait_for,
+    wait_until,
+)
 
 
 def test_restart_mid_training_resumes_the_same_job(tmp_path: Path, train_file: Path) -> None:
@@ -76,46 +66,14 @@ def test_restart_mid_training_resumes_the_same_job(tmp_path: Path, train_file: P
         }
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every live descendant of `pid` (from /proc)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        children = {child for child, parent in parents.items() if parent in frontier}
-        frontier = children - found
-        found |= children
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find worker processes")
 def test_kill_9_leaves_no_worker_and_the_job_resumes(tmp_path: Path, train_file: Path) -> None:
     """SIGKILL `ftkit serve` mid-training: its workers exit; a new server finishes the job."""
-    data_dir, port = tmp_path / "data", free_port()
-    server = subprocess.Popen(
-        serve_command("--port", str(port), "--data-dir", str(data_dir), "--enable-faults"),
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-        stderr=subprocess.DEVNULL,
-    )
+    data_dir = tmp_path / "data"
+    server, root = start_serve(data_dir, "--enable-faults")
     try:
-        root = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=root + "/v1", timeout=30) as api:
-            wait_until(lambda: _answers(api))
             slowed = httpx.post(root + "/_ftkit/settings", json={"step_seconds": 0.02})
             assert slowed.status_code == 200
             file = upload(api, train_file)
@@ -123,11 +81,7 @@ def test_kill_9_leaves_no_worker_and_the_job_resumes(tmp_path: Path, train_file:
                 "/fine_tuning/jobs", json={"model": "babbage-002", "training_file": file["id"]}
             ).json()
             wait_until(lambda: len(metrics_steps(api, job["id"])) >= 3)
-        workers = _descendants(server.pid)
-        assert workers
-        server.send_signal(signal.SIGKILL)
-        server.wait(5)
-        wait_until(lambda: not any(_alive(pid) for pid in workers), timeout=10)
+        kill_9(server)
     finally:
         server.kill()
     with (
@@ -137,13 +91,6 @@ def test_kill_9_leaves_no_worker_and_the_job_resumes(tmp_path: Path, train_file:
         assert wait_for(api, f"/fine_tuning/jobs/{job['id']}", DONE)["status"] == "succeeded"
         steps = metrics_steps(api, job["id"])
         assert len(steps) == len(set(steps))
-
-
-def _answers(api: httpx.Client) -> bool:
-    try:
-        return api.get("/models").status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def test_two_servers_on_one_data_dir_share_jobs_without_duplicating_them(

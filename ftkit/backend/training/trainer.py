@@ -17,8 +17,8 @@ epoch, at least 1) the same on the next validation batch of `batch_size` example
 epoch end, full_valid_loss / full_valid_token_accuracy on the whole validation set and, with
 compute_classification_metrics, the `classification/*` values, then a checkpoint. Every
 `interval` steps and at each epoch end the learner may save a resume state; a restarted job
-replays the data order up to that step and trains on from there (the fast learners keep none and
-re-run from the start, which takes seconds).
+replays the data order up to that step and trains on from there, telling `hooks.on_resume` (the
+fast learners keep none and re-run from the start, which takes seconds).
 """
 
 from __future__ import annotations
@@ -109,6 +109,8 @@ class TrainingHooks(Protocol):
 
     def on_epoch_end(self, epoch: int, checkpoint_path: Path, metrics: StepMetrics) -> None: ...
 
+    def on_resume(self, step: int, total_steps: int) -> None: ...
+
     def should_stop(self) -> bool: ...
 
 
@@ -120,6 +122,9 @@ class NoHooks:
 
     def on_epoch_end(self, epoch: int, checkpoint_path: Path, metrics: StepMetrics) -> None:
         """Ignore the checkpoint."""
+
+    def on_resume(self, step: int, total_steps: int) -> None:
+        """Ignore the resumption."""
 
     def should_stop(self) -> bool:
         """Never stop."""
@@ -151,6 +156,8 @@ def train(
     steps_per_epoch = -(-n // hp.batch_size)
     total_steps = steps_per_epoch * hp.n_epochs
     interval = max(1, steps_per_epoch // VALIDATIONS_PER_EPOCH)
+    if learner.resumed_step:
+        hooks.on_resume(learner.resumed_step, total_steps)
     rng = np.random.default_rng(request.seed)
     valid_batches = _cycle(rng, len(valid_split), hp.batch_size) if valid_split else None
     step, elapsed_tokens, elapsed_examples = 0, 0, 0

@@ -69,5 +69,8 @@ class RecordingHooks:
     def on_epoch_end(self, epoch: int, checkpoint_path: Path, metrics: StepMetrics) -> None:
         self.checkpoints.append((epoch, checkpoint_path, metrics))
 
+    def on_resume(self, step: int, total_steps: int) -> None:
+        pass
+
     def should_stop(self) -> bool:
         return self.stop_after is not None and len(self.steps) >= self.stop_after
