@@ -1,0 +1,91 @@
+"""The legacy dialect (`POST /v1/fine-tunes`) on SmolLM2 with classification metrics: the
+`classification/*` columns of the results file are the fine-tuned model's own verdicts."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.backend.conftest import DONE, upload, wait_for, write_jsonl
+from tests.lm.conftest import LM_BASE_MODEL, requires_lm, rows
+
+pytestmark = [pytest.mark.lm, pytest.mark.slow, requires_lm]
+# words the training file never shows: the model must tell fruit from tool by itself
+HELD_OUT = {
+    **dict.fromkeys(("pear", "orange", "melon", "lime", "fig", "papaya"), " zig"),
+    **dict.fromkeys(("screwdriver", "axe", "spanner", "trowel", "mallet", "crowbar"), " zag"),
+}
+
+
+@pytest.fixture
+def api(lm_backend: Any) -> Iterator[httpx.Client]:
+    """An httpx client on the module's backend."""
+    with httpx.Client(base_url=lm_backend.url, timeout=300) as client:
+        yield client
+
+
+def test_classification_metrics_are_the_fine_tuned_models_own(
+    api: httpx.Client, tmp_path: Path
+) -> None:
+    """20 LoRA steps with a validation file of held-out words: the last row of the results
+    has the binary `classification/*` columns; its accuracy, precision and recall are those of
+    the served fine-tune's greedy answers to the same prompts, and accuracy is above chance."""
+    valid_rows = [{"prompt": f"Word: {w}\nTag:", "completion": t} for w, t in HELD_OUT.items()]
+    train = upload(api, write_jsonl(tmp_path / "train.jsonl", rows()))
+    valid = upload(api, write_jsonl(tmp_path / "valid.jsonl", valid_rows))
+    created = api.post(
+        "/fine-tunes",
+        json={
+            "model": LM_BASE_MODEL,
+            "training_file": train["id"],
+            "validation_file": valid["id"],
+            "n_epochs": 1,
+            "batch_size": 2,
+            "learning_rate_multiplier": 0.2,
+            "compute_classification_metrics": True,
+            "classification_positive_class": " zig",
+        },
+    )
+    assert created.status_code == 200, created.text
+    job = wait_for(api, f"/fine-tunes/{created.json()['id']}", DONE, timeout=600)
+    assert job["status"] == "succeeded", job
+    content = api.get(f"/files/{job['result_files'][0]['id']}/content").text
+    table = list(csv.DictReader(io.StringIO(content)))
+    assert len(table) == 20
+    assert not any(r["classification/accuracy"] for r in table[:-1])  # epoch end only
+    last = {k: float(v) for k, v in table[-1].items() if k.startswith("classification/")}
+    assert set(last) >= {
+        "classification/accuracy",
+        "classification/precision",
+        "classification/recall",
+        "classification/auroc",
+        "classification/auprc",
+        "classification/f1.0",
+    }
+
+    def answer(prompt: str) -> str:
+        body = api.post(
+            "/completions",
+            json={
+                "model": job["fine_tuned_model"],
+                "prompt": prompt,
+                "max_tokens": 3,
+                "temperature": 0,
+            },
+        ).json()
+        return str(body["choices"][0]["text"])
+
+    said_zig = [answer(r["prompt"]).strip() == "zig" for r in valid_rows]
+    is_zig = [r["completion"] == " zig" for r in valid_rows]
+    hits = sum(s == i for s, i in zip(said_zig, is_zig, strict=True))
+    true_zig = sum(s and i for s, i in zip(said_zig, is_zig, strict=True))
+    assert last["classification/accuracy"] == pytest.approx(hits / len(valid_rows))
+    assert last["classification/precision"] == pytest.approx(true_zig / max(1, sum(said_zig)))
+    assert last["classification/recall"] == pytest.approx(true_zig / sum(is_zig))
+    assert last["classification/accuracy"] >= 0.75  # 12 words, half of each class
