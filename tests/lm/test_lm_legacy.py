@@ -13,14 +13,22 @@ import httpx
 import pytest
 
 from tests.backend.conftest import DONE, upload, wait_for, write_jsonl
-from tests.lm.conftest import LM_BASE_MODEL, requires_lm, rows
+from tests.lm.conftest import FRUITS, LM_BASE_MODEL, TOOLS, requires_lm, rows
 
 pytestmark = [pytest.mark.lm, pytest.mark.slow, requires_lm]
-# words the training file never shows: the model must tell fruit from tool by itself
-HELD_OUT = {
-    **dict.fromkeys(("pear", "orange", "melon", "lime", "fig", "papaya"), " zig"),
-    **dict.fromkeys(("screwdriver", "axe", "spanner", "trowel", "mallet", "crowbar"), " zag"),
-}
+# the validation file gives these trained words the other tag: a model that learned the training
+# file answers them "wrong", so its accuracy is 12/16 and its precision and recall are not 1
+MISLABELLED = ("cherry", "plum", "saw", "rake")
+
+
+def validation_rows() -> list[dict[str, str]]:
+    """Each trained word once, with its tag, except the MISLABELLED ones."""
+    tags = {**dict.fromkeys(FRUITS, " zig"), **dict.fromkeys(TOOLS, " zag")}
+    other = {" zig": " zag", " zag": " zig"}
+    return [
+        {"prompt": f"Word: {w}\nTag:", "completion": other[t] if w in MISLABELLED else t}
+        for w, t in tags.items()
+    ]
 
 
 @pytest.fixture
@@ -33,10 +41,11 @@ def api(lm_backend: Any) -> Iterator[httpx.Client]:
 def test_classification_metrics_are_the_fine_tuned_models_own(
     api: httpx.Client, tmp_path: Path
 ) -> None:
-    """20 LoRA steps with a validation file of held-out words: the last row of the results
-    has the binary `classification/*` columns; its accuracy, precision and recall are those of
-    the served fine-tune's greedy answers to the same prompts, and accuracy is above chance."""
-    valid_rows = [{"prompt": f"Word: {w}\nTag:", "completion": t} for w, t in HELD_OUT.items()]
+    """40 LoRA steps (2 epochs; legacy jobs draw a random seed, and 20 steps did not learn
+    every word at every seed): the results' last row has the binary `classification/*`
+    columns, only there; its accuracy, precision and recall are those of the served
+    fine-tune's greedy answers to the validation prompts, and accuracy is well above chance."""
+    valid_rows = validation_rows()
     train = upload(api, write_jsonl(tmp_path / "train.jsonl", rows()))
     valid = upload(api, write_jsonl(tmp_path / "valid.jsonl", valid_rows))
     created = api.post(
@@ -45,7 +54,7 @@ def test_classification_metrics_are_the_fine_tuned_models_own(
             "model": LM_BASE_MODEL,
             "training_file": train["id"],
             "validation_file": valid["id"],
-            "n_epochs": 1,
+            "n_epochs": 2,
             "batch_size": 2,
             "learning_rate_multiplier": 0.2,
             "compute_classification_metrics": True,
@@ -57,8 +66,9 @@ def test_classification_metrics_are_the_fine_tuned_models_own(
     assert job["status"] == "succeeded", job
     content = api.get(f"/files/{job['result_files'][0]['id']}/content").text
     table = list(csv.DictReader(io.StringIO(content)))
-    assert len(table) == 20
-    assert not any(r["classification/accuracy"] for r in table[:-1])  # epoch end only
+    assert len(table) == 40
+    with_scores = [int(r["step"]) for r in table if r["classification/accuracy"]]
+    assert with_scores == [20, 40]  # at epoch ends only
     last = {k: float(v) for k, v in table[-1].items() if k.startswith("classification/")}
     assert set(last) >= {
         "classification/accuracy",
@@ -88,4 +98,4 @@ def test_classification_metrics_are_the_fine_tuned_models_own(
     assert last["classification/accuracy"] == pytest.approx(hits / len(valid_rows))
     assert last["classification/precision"] == pytest.approx(true_zig / max(1, sum(said_zig)))
     assert last["classification/recall"] == pytest.approx(true_zig / sum(is_zig))
-    assert last["classification/accuracy"] >= 0.75  # 12 words, half of each class
+    assert last["classification/accuracy"] >= 0.7  # 12/16 when every trained word is learned
