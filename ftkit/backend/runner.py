@@ -479,16 +479,10 @@ class JobRunner:
             "classification_betas": job.classification_betas,
             "metadata": job.metadata,
         }
-        from ftkit.backend.training.trainer import RESUME_DIR  # the trainer loads scikit-learn
-
-        out_dir = self.store.jobs_dir / job.id
-        if not (out_dir / RESUME_DIR).is_dir():  # a learner's resume state: train on from it
-            _remove(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
         spec = WorkerJob(
             job_id=job.id,
             request=request,
-            out_dir=str(out_dir),
+            out_dir=str(self.store.jobs_dir / job.id),
             step_delay_s=self.timing.step_delay(),
             fast_forward_through=self.store.last_step(job.id),
             fail_at_step=job.fail_at_step,

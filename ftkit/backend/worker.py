@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shutil
 import threading
 import traceback
 from dataclasses import dataclass
@@ -92,6 +93,20 @@ class _Hooks:
         return self.stop.is_set()
 
 
+def _job_folder(path: Path) -> Path:
+    """The job's output folder, emptied unless it holds a resume state to train on from.
+
+    Done here, not by the server: the trainer that knows the layout loads scikit-learn, which
+    the forkserver has preloaded but the server process would import (~1 s) before every first
+    job started."""
+    from ftkit.backend.training.trainer import RESUME_DIR
+
+    if not (path / RESUME_DIR).is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def run_job(job: WorkerJob, conn: Connection) -> None:
     """Process entry point: train, report the outcome, exit."""
     # The backend owns this process, not the terminal or the Prefect runner of the process that
@@ -103,7 +118,7 @@ def run_job(job: WorkerJob, conn: Connection) -> None:
     threading.Thread(target=hooks.listen, daemon=True, name="ftkit-worker-listen").start()
     try:
         request = training.TrainingRequest.model_validate(job.request)
-        outcome = training.train(request, hooks, Path(job.out_dir))
+        outcome = training.train(request, hooks, _job_folder(Path(job.out_dir)))
         message: tuple[Any, ...] = ("done", as_dict(outcome))
     except training.TrainingStopped:
         message = ("stopped",)
