@@ -131,7 +131,12 @@ def prefect_and_api(config: ExperimentConfig, *, quiet: bool = False) -> Iterato
     flows run; ftkit's errors are logged without tracebacks; SIGTERM exits 143, the run
     `interrupted`. quiet: Prefect prints nothing on the console (a progress display shows
     instead; the Prefect UI still gets every log line), set before Prefect is imported."""
-    from ftkit.runs.endpoint import api_base_url, start_embedded_backend_workers
+    from ftkit.gc_pause import imports_without_gc
+    from ftkit.runs.endpoint import (
+        api_base_url,
+        start_embedded_backend_workers,
+        uses_embedded_backend,
+    )
     from ftkit.runs.preflight import preflight
 
     preflight(config)  # before Prefect starts: a missing file, URL or key fails in < 1 s
@@ -141,9 +146,14 @@ def prefect_and_api(config: ExperimentConfig, *, quiet: bool = False) -> Iterato
     console_level = os.environ.get(PREFECT_CONSOLE_LEVEL)
     if quiet and console_level is None:
         os.environ[PREFECT_CONSOLE_LEVEL] = "CRITICAL"
-    from prefect.exceptions import TerminationSignal
+    with imports_without_gc():  # what runs load: Prefect, the flows, the embedded backend
+        from prefect.exceptions import TerminationSignal
 
-    from flows.shared_server import SharedPrefectServer
+        import flows.pipeline  # noqa: F401
+        from flows.shared_server import SharedPrefectServer
+
+        if uses_embedded_backend(config.provider):
+            import ftkit.backend.app  # noqa: F401
 
     signal.signal(signal.SIGTERM, _raise_terminated)
     prefect_api = SharedPrefectServer().start()  # reused if running; boots meanwhile otherwise

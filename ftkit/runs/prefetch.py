@@ -11,6 +11,8 @@ import importlib
 import sys
 import threading
 
+from ftkit.gc_pause import imports_without_gc
+
 FOR_EVALUATION = ("sklearn.metrics", "sklearn.calibration", "sklearn.preprocessing")
 FOR_EMBEDDED_BACKEND = ("ftkit.backend.training.storage",)
 
@@ -28,8 +30,9 @@ def prefetch_evaluation_imports() -> None:
 
 
 def _import(modules: list[str]) -> None:
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except ImportError:  # the step that needs it reports it
-            return
+    with imports_without_gc():
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except ImportError:  # the step that needs it reports it
+                return
