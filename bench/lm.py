@@ -2,7 +2,8 @@
 against plain Hugging Face on the same data and settings, in one run.
 
 1. Training tokens/s: LoRA r=8 on every linear layer, the quickstart tickets (completion-only
-   loss), batches of 16 padded to 64 tokens, bf16 autocast where the CPU supports it, the same
+   loss), batches of 16 padded alike (ftkit to its buckets 32/48/64/128, the peer to a multiple
+   of 16: the same widths up to 64 tokens), bf16 autocast where the CPU supports it, the same
    learning rate; ftkit's `TransformerLearner.step` vs `transformers.Trainer` + PEFT. Tokens are
    the examples' real (unpadded) tokens; both timings include the first steps.
 2. Generation tokens/s: greedy completions of the same prompts from the same weights (bf16
@@ -133,7 +134,7 @@ def hf_training(path: Path, folder: Path) -> tuple[float, int, float]:
     # the repository's datasets/ folder imports as a namespace package named `datasets`, which
     # Trainer then takes for Hugging Face's (not installed) and asks for its Dataset class
     hf_trainer.is_datasets_available = lambda: False  # type: ignore[attr-defined]
-    collator = DataCollatorForSeq2Seq(tokenizer, pad_to_multiple_of=64, label_pad_token_id=-100)
+    collator = DataCollatorForSeq2Seq(tokenizer, pad_to_multiple_of=16, label_pad_token_id=-100)
     trainer = Trainer(model=model, args=args, train_dataset=_Rows(split), data_collator=collator)
     started = time.perf_counter()
     result = trainer.train()
