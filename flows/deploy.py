@@ -14,6 +14,7 @@ server that outlives this process (`prefect server start`, then PREFECT_API_URL)
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
@@ -21,7 +22,7 @@ from uuid import UUID
 from prefect import get_client, serve
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.schedules import Cron, Interval, Schedule
 
 from flows.pipeline import fine_tune_pipeline
@@ -105,7 +106,8 @@ def serve_or_register(deployment: RunnerDeployment, pool: str | None) -> UUID | 
 
 
 def ensure_process_pool(name: str) -> None:
-    """Create the process work pool `name` unless a pool of that name exists."""
+    """Create the process work pool `name` unless a pool of that name exists (a worker
+    started on it meanwhile may have created it: `prefect worker start --pool` does)."""
     from prefect.workers.process import ProcessWorker
 
     with get_client(sync_client=True) as client:
@@ -113,6 +115,7 @@ def ensure_process_pool(name: str) -> None:
             client.read_work_pool(name)
         except ObjectNotFound:
             template = ProcessWorker.get_default_base_job_template()
-            client.create_work_pool(
-                WorkPoolCreate(name=name, type="process", base_job_template=template)
-            )
+            with contextlib.suppress(ObjectAlreadyExists):
+                client.create_work_pool(
+                    WorkPoolCreate(name=name, type="process", base_job_template=template)
+                )
