@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ftkit.backend.training.transformer import weights
 from tests.backend.conftest import DONE, upload, wait_for, write_jsonl
 from tests.lm.conftest import FRUITS, LM_BASE_MODEL, TOOLS, requires_lm, rows
 
@@ -19,6 +20,7 @@ pytestmark = [pytest.mark.lm, pytest.mark.slow, requires_lm]
 # the validation file gives these trained words the other tag: a model that learned the training
 # file answers them "wrong", so its accuracy is 12/16 and its precision and recall are not 1
 MISLABELLED = ("cherry", "plum", "saw", "rake")
+NEAR_TIE = 0.05  # nats between the two classes' log-probabilities
 
 
 def validation_rows() -> list[dict[str, str]]:
@@ -44,7 +46,8 @@ def test_classification_metrics_are_the_fine_tuned_models_own(
     """40 LoRA steps (2 epochs; legacy jobs draw a random seed, and 20 steps did not learn
     every word at every seed): the results' last row has the binary `classification/*`
     columns, only there; its accuracy, precision and recall are those of the served
-    fine-tune's greedy answers to the validation prompts, and accuracy is well above chance."""
+    fine-tune's own class probabilities on the validation prompts, and accuracy is well above
+    chance."""
     valid_rows = validation_rows()
     train = upload(api, write_jsonl(tmp_path / "train.jsonl", rows()))
     valid = upload(api, write_jsonl(tmp_path / "valid.jsonl", valid_rows))
@@ -79,23 +82,32 @@ def test_classification_metrics_are_the_fine_tuned_models_own(
         "classification/f1.0",
     }
 
-    def answer(prompt: str) -> str:
+    # the trainer scores a class by the probability of its tokens and then the end token;
+    # the served fine-tune gives the same through `echo` (bf16 serving and the fp32 trainer may
+    # order a near tie differently, so those may go either way)
+    end = weights.load_tokenizer().eos_token
+
+    def echoed(text: str) -> list[float]:
         body = api.post(
             "/completions",
-            json={
-                "model": job["fine_tuned_model"],
-                "prompt": prompt,
-                "max_tokens": 3,
-                "temperature": 0,
-            },
-        ).json()
-        return str(body["choices"][0]["text"])
+            json={"model": job["fine_tuned_model"], "prompt": text, "max_tokens": 0,
+                  "echo": True, "logprobs": 0},
+        ).json()  # fmt: skip
+        return [float(lp) for lp in body["choices"][0]["logprobs"]["token_logprobs"][1:]]
 
-    said_zig = [answer(r["prompt"]).strip() == "zig" for r in valid_rows]
+    def margin(prompt: str) -> float:
+        """log P(" zig", end) - log P(" zag", end) after the prompt, from the served model."""
+        start = len(echoed(prompt))
+        return sum(echoed(f"{prompt} zig{end}")[start:]) - sum(echoed(f"{prompt} zag{end}")[start:])
+
+    margins = [margin(r["prompt"]) for r in valid_rows]
+    said_zig = [m > 0 for m in margins]
     is_zig = [r["completion"] == " zig" for r in valid_rows]
     hits = sum(s == i for s, i in zip(said_zig, is_zig, strict=True))
     true_zig = sum(s and i for s, i in zip(said_zig, is_zig, strict=True))
-    assert last["classification/accuracy"] == pytest.approx(hits / len(valid_rows))
-    assert last["classification/precision"] == pytest.approx(true_zig / max(1, sum(said_zig)))
-    assert last["classification/recall"] == pytest.approx(true_zig / sum(is_zig))
+    near_ties = sum(abs(m) < NEAR_TIE for m in margins)
+    assert abs(last["classification/accuracy"] - hits / len(valid_rows)) <= near_ties / 16
+    if near_ties == 0:
+        assert last["classification/precision"] == pytest.approx(true_zig / max(1, sum(said_zig)))
+        assert last["classification/recall"] == pytest.approx(true_zig / sum(is_zig))
     assert last["classification/accuracy"] >= 0.7  # 12/16 when every trained word is learned
