@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ class Snapshot:
     step: int = 0
     total: int | None = None
     loss: float | None = None
+    entered: tuple[str, ...] = ()  # stages entered since watching began, oldest first
 
 
 class RunWatcher:
@@ -46,12 +48,14 @@ class RunWatcher:
         self.run_dir = run_dir
         self.snapshot = Snapshot(name)
         self._offset = 0
+        self._since = time.time()
 
     def poll(self) -> Snapshot:
         """Read what changed since the last poll."""
         try:
             state = orjson.loads((self.run_dir / "run.json").read_bytes())
             self.snapshot.stage = str(state.get("stage") or self.snapshot.stage)
+            self.snapshot.entered = self._entered(state.get("stage_started_at") or {})
         except (OSError, orjson.JSONDecodeError):
             pass  # not written yet, or mid-replace
         if (runner := other_runner(self.run_dir)) is not None:
@@ -68,6 +72,11 @@ class RunWatcher:
         for line in complete.splitlines():
             self._read_event(orjson.loads(line))
         return self.snapshot
+
+    def _entered(self, started_at: dict[str, float]) -> tuple[str, ...]:
+        """Stages that started since watching began, so one passed between polls is not lost."""
+        recent = sorted((at, stage) for stage, at in started_at.items() if at >= self._since)
+        return tuple(stage for _, stage in recent)
 
     def _read_event(self, event: dict[str, Any]) -> None:
         data = event.get("data") or {}
@@ -136,6 +145,7 @@ class PlainLines:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.shown: dict[str, tuple[str, int]] = {}
+        self.stages_shown: dict[str, set[str]] = {}
 
     def __enter__(self) -> PlainLines:
         return self
@@ -144,7 +154,14 @@ class PlainLines:
         self.stream.flush()
 
     def show(self, snapshot: Snapshot) -> None:
-        """Print a line if the stage changed or training passed another tenth."""
+        """Print a line if the stage changed or training passed another tenth.
+
+        A stage that began and ended between two polls still gets its line, in order."""
+        stages_shown = self.stages_shown.setdefault(snapshot.name, set())
+        for passed in snapshot.entered:
+            if passed not in stages_shown and passed != snapshot.stage:
+                print(f"{snapshot.name}: {passed}", file=self.stream)
+            stages_shown.add(passed)
         stage, tenth = self.shown.get(snapshot.name, ("", -1))
         now = snapshot.step * PLAIN_STEPS // snapshot.total if snapshot.total else -1
         if snapshot.stage == stage and now <= tenth:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
 
 from ftkit.cli.progress import PlainLines, RunWatcher
@@ -46,3 +47,20 @@ def test_plain_lines_on_phase_changes_and_each_tenth_of_training(tmp_path: Path)
     assert out[0] == "exp/run: prepare"
     assert out[-1] == "exp/run: follow step 100/100 loss=0.0100"
     assert len(out) == 12  # prepare, then follow at steps 1, 10, 20, ..., 100
+
+
+def test_a_stage_passed_between_two_polls_still_gets_its_line(tmp_path: Path) -> None:
+    """A fast machine can go prepare → upload → follow within one poll: each stage is printed,
+    in the order it started; stages of an earlier attempt are not."""
+    watcher, stream = RunWatcher(tmp_path, "exp/run"), io.StringIO()
+    lines = PlainLines(stream)
+    now = time.time()
+    started = {"prepare": now + 0.1, "follow": now + 0.3, "upload": now + 0.2, "report": now - 60}
+    (tmp_path / "run.json").write_text(json.dumps({"stage": "follow", "stage_started_at": started}))
+    lines.show(watcher.poll())
+    lines.show(watcher.poll())
+    assert stream.getvalue().splitlines() == [
+        "exp/run: prepare",
+        "exp/run: upload",
+        "exp/run: follow",
+    ]
