@@ -2,7 +2,7 @@
 against plain Hugging Face on the same data and settings, in one run.
 
 1. Training tokens/s: LoRA r=8 on every linear layer, the quickstart tickets (completion-only
-   loss), batches of 16 padded alike (ftkit to its buckets 32/48/64/128, the peer to a multiple
+   loss), batches of 16 padded alike (ftkit to its buckets 32/48/64/96/128, the peer to a multiple
    of 16: the same widths up to 64 tokens), bf16 autocast where the CPU supports it, the same
    learning rate; ftkit's `TransformerLearner.step` vs `transformers.Trainer` + PEFT. Tokens are
    the examples' real (unpadded) tokens; both timings include the first steps.
