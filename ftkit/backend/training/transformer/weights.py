@@ -10,10 +10,13 @@ Cache folder: `$FTKIT_LM_CACHE_DIR`, else `$XDG_CACHE_HOME/ftkit/lm`, else `~/.c
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -68,11 +71,32 @@ def converted_dir() -> Path:
     return target
 
 
+@contextlib.contextmanager
+def _gguf_parsed_once() -> Iterator[None]:
+    """While converting, build each of gguf's readers and tensor-name maps once.
+
+    transformers parses the GGUF three times (tokenizer, config, weights: ~4 s each, mostly the
+    49,152-token vocabulary read item by item) and builds gguf's tensor-name map afresh for each
+    of the model's ~400 modules (~5 s in all). It looks both up on the `gguf` module at each
+    call, so caching them there for the conversion's duration is enough.
+    """
+    import gguf
+
+    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    gguf.GGUFReader = functools.cache(reader)  # type: ignore[misc,assignment]
+    gguf.get_tensor_name_map = functools.cache(name_map)
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, gguf.get_tensor_name_map = reader, name_map  # type: ignore[misc]
+
+
 def _convert(source: Path, target: Path) -> None:
     """GGUF → plain model → bf16 safetensors + tokenizer, written to a temp folder then renamed."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
-    loaded = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
+    with _gguf_parsed_once():
+        tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
+        loaded = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
     config = loaded.config
     # the copy is plain weights: with GGUF's quantization config kept, every load attaches a
     # GGUF quantizer to the model (save_pretrained refuses it, PEFT and Trainer treat it as
