@@ -20,13 +20,12 @@ HEAP_BLOCKS_UP_TO = 1 << 30  # bytes: blocks this big and smaller come from the 
 TRIM_ABOVE = 1 << 31  # bytes free at the heap's top before any is returned
 
 
-def reuse_freed_memory() -> bool:
-    """Tell glibc's malloc to keep freed blocks for reuse (see the module docstring); False
-    where the C library has no such setting (nothing changes there)."""
+def reuse_freed_memory() -> None:
+    """Tell glibc's malloc to keep freed blocks for reuse (see the module docstring); nothing
+    changes where the C library has no `mallopt` (macOS)."""
     try:
         mallopt = ctypes.CDLL(None).mallopt  # the process's own C library
-    except AttributeError:  # not glibc (macOS has no mallopt)
-        return False
-    return bool(
-        mallopt(M_MMAP_THRESHOLD, HEAP_BLOCKS_UP_TO) and mallopt(M_TRIM_THRESHOLD, TRIM_ABOVE)
-    )
+    except AttributeError:
+        return
+    mallopt(M_MMAP_THRESHOLD, HEAP_BLOCKS_UP_TO)
+    mallopt(M_TRIM_THRESHOLD, TRIM_ABOVE)
