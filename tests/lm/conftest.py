@@ -61,6 +61,29 @@ def supervised(**hyperparameters: Any) -> Any:
     return {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}}
 
 
+def lora_learner(data: Path, state_dir: Path, *, batch_size: int, seed: int) -> tuple[Any, Any]:
+    """A fresh LoRA learner on the file `data` (one epoch of `batch_size`), and its split."""
+    from ftkit.backend import training
+    from ftkit.backend.training.examples import read_dataset
+    from ftkit.backend.training.transformer.learner import prepare_transformer
+
+    dataset = read_dataset(data)
+    hyperparameters = training.resolve_hyperparameters(
+        len(dataset.examples), n_epochs=1, batch_size=batch_size
+    )
+    learner, split, _ = prepare_transformer(
+        base_model=LM_BASE_MODEL,
+        train_data=dataset,
+        valid_data=None,
+        hyperparameters=hyperparameters,
+        seed=seed,
+        metadata=None,
+        parent=None,
+        state_dir=state_dir,
+    )
+    return learner, split
+
+
 @pytest.fixture(scope="session", autouse=True)
 def lm_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Where the converted weights live for these tests."""
@@ -93,4 +116,12 @@ def sdk(lm_backend: Any) -> Iterator[openai.OpenAI]:
         yield client
 
 
-__all__ = ["LM_BASE_MODEL", "greedy", "requires_lm", "rows", "supervised", "wait_done"]
+__all__ = [
+    "LM_BASE_MODEL",
+    "greedy",
+    "lora_learner",
+    "requires_lm",
+    "rows",
+    "supervised",
+    "wait_done",
+]
