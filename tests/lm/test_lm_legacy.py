@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-from ftkit.backend.training.transformer import weights
 from tests.backend.conftest import DONE, upload, wait_for, write_jsonl
 from tests.lm.conftest import FRUITS, LM_BASE_MODEL, TOOLS, requires_lm, rows
 
@@ -85,6 +84,8 @@ def test_classification_metrics_are_the_fine_tuned_models_own(
     # the trainer scores a class by the probability of its tokens and then the end token;
     # the served fine-tune gives the same through `echo` (bf16 serving and the fp32 trainer may
     # order a near tie differently, so those may go either way)
+    from ftkit.backend.training.transformer import weights
+
     end = weights.load_tokenizer().eos_token
 
     def echoed(text: str) -> list[float]:
